@@ -1,0 +1,152 @@
+"""In-memory fakes of every port. They record what happened, for tests to assert on."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+import attrs
+
+from backupnimbus.errors import (
+    BackupNotFoundError,
+    DumpFailedError,
+    NotificationFailedError,
+    ObjectExistsError,
+    StorageFailedError,
+)
+from backupnimbus.ports.mailer import Email
+from backupnimbus.ports.object_store import Readable, StoredObject
+
+
+@attrs.define
+class FakeClock:
+    current: datetime = datetime(2025, 4, 7, 10, 15, 30, tzinfo=UTC)
+    step: timedelta = timedelta(seconds=1)
+    """Each call to now() advances by this much, so durations are not zero."""
+
+    def now(self) -> datetime:
+        value = self.current
+        self.current += self.step
+        return value
+
+
+@attrs.define
+class FakeDump:
+    data: bytes
+    fail_after: int | None
+    counts: dict[str, int]
+    position: int = 0
+
+    def read(self, size: int, /) -> bytes:
+        end = self.position + size
+        if self.fail_after is not None and end > self.fail_after:
+            raise DumpFailedError("fake dump failed mid-stream", details={"at": self.fail_after})
+        chunk = self.data[self.position : end]
+        self.position += len(chunk)
+        return chunk
+
+    def namespaces(self) -> Mapping[str, int]:
+        return dict(self.counts)
+
+
+@attrs.define
+class FakeDumpRunner:
+    data: bytes = b"fake archive"
+    fail_after: int | None = None
+    """Raise DumpFailedError once this many bytes were read."""
+    fail_to_start: int = 0
+    """Fail this many starts before any byte, as a dump that cannot connect would."""
+    counts: dict[str, int] = attrs.Factory(lambda: {"db.coll": 1})
+    starts: int = 0
+    closed: int = 0
+
+    def describe_tool(self) -> str:
+        return "fake-dump 1.0"
+
+    @contextlib.contextmanager
+    def open_dump(self, *, compress: bool) -> Iterator[FakeDump]:
+        self.starts += 1
+        if self.fail_to_start:
+            self.fail_to_start -= 1
+            raise DumpFailedError("fake dump could not connect")
+        try:
+            yield FakeDump(self.data, self.fail_after, self.counts)
+        finally:
+            self.closed += 1
+
+
+@attrs.define
+class InMemoryObjectStore:
+    objects: dict[str, bytes] = attrs.Factory(dict)
+    aborted: list[str] = attrs.Factory(list)
+    """Keys whose streamed write was abandoned."""
+    fail_writes: int = 0
+    """Fail this many writes with StorageFailedError."""
+    chunk_size: int = 1024
+
+    def put_stream(self, *, key: str, stream: Readable) -> None:
+        self._check_writable(key)
+        buffer = io.BytesIO()
+        try:
+            while chunk := stream.read(self.chunk_size):
+                buffer.write(chunk)
+        except BaseException:
+            self.aborted.append(key)
+            raise
+        self._commit(key, buffer.getvalue())
+
+    def put_bytes(self, *, key: str, data: bytes) -> None:
+        self._check_writable(key)
+        self._commit(key, data)
+
+    def exists(self, *, key: str) -> bool:
+        return key in self.objects
+
+    @contextlib.contextmanager
+    def open_read(self, *, key: str) -> Iterator[BinaryIO]:
+        if key not in self.objects:
+            raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
+        yield io.BytesIO(self.objects[key])
+
+    def list_objects(self, *, prefix: str) -> Iterator[StoredObject]:
+        for key, data in sorted(self.objects.items()):
+            if key.startswith(prefix):
+                yield StoredObject(key=key, size=len(data), modified_at=datetime.now(UTC))
+
+    def delete(self, *, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def _check_writable(self, key: str) -> None:
+        if key in self.objects:
+            raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
+        if self.fail_writes:
+            self.fail_writes -= 1
+            self.aborted.append(key)
+            raise StorageFailedError("fake store refused the write", details={"key": key})
+
+    def _commit(self, key: str, data: bytes) -> None:
+        if key in self.objects:
+            raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
+        self.objects[key] = data
+
+
+@attrs.define
+class RecordingMailer:
+    sent: list[Email] = attrs.Factory(list)
+    fail: bool = False
+
+    def send(self, *, email: Email) -> None:
+        if self.fail:
+            raise NotificationFailedError("fake mailer is down")
+        self.sent.append(email)
+
+
+@attrs.define
+class DictSecrets:
+    values: dict[str, str] = attrs.Factory(dict)
+
+    def reveal(self, *, name: str) -> str | None:
+        return self.values.get(name)

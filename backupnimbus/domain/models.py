@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+
+@attrs.frozen
+class SourceInfo:
+    """What was backed up, with no credentials in it."""
+
+    hosts: tuple[str, ...]
+    """host[:port] of each seed, or the SRV name."""
+    database: str | None = None
+    """The database named in the URI, if any."""
+
+
+@attrs.frozen
+class BackupRequest:
+    name: str
+    """Logical name of the backup set; part of the key."""
+    compress: bool = True
+    """gzip the archive."""
+    timestamp: datetime | None = None
+    """Overrides the clock for the key, as the original tool allowed."""
+
+
+@attrs.frozen
+class Manifest:
+    """Written after the archive, so its presence means the archive is complete."""
+
+    name: str
+    key: str
+    """The archive's key."""
+    size: int
+    """Stored bytes of the archive."""
+    sha256: str
+    """Hex digest of the stored bytes."""
+    compressed: bool
+    encrypted: bool
+    started_at: datetime
+    finished_at: datetime
+    mongodump_version: str
+    tool_version: str
+    source: SourceInfo
+    namespaces: Mapping[str, int] | None = None
+    """Document count per namespace, when the dump reported them."""
+    format_version: int = 1
+
+    @property
+    def duration_s(self) -> float:
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+
+@attrs.frozen
+class NotificationOutcome:
+    sent: bool
+    """True when the mailer accepted the message."""
+    error: str | None = None
+    """Why it was not sent, already free of secrets."""
+
+
+@attrs.frozen
+class BackupResult:
+    manifest: Manifest
+    manifest_key: str
+    notification: NotificationOutcome | None = None

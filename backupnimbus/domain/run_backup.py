@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import logging
+
+import attrs
+
+from backupnimbus.domain.keys import archive_key, manifest_key
+from backupnimbus.domain.manifest_codec import encode_manifest
+from backupnimbus.domain.models import BackupRequest, BackupResult, Manifest, SourceInfo
+from backupnimbus.domain.streams import DigestingReader
+from backupnimbus.errors import ObjectExistsError
+from backupnimbus.ports.clock import Clock
+from backupnimbus.ports.dump_runner import DumpRunner
+from backupnimbus.ports.object_store import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class BackupSettings:
+    prefix: str
+    """Key prefix in the store, ending in '/' (or empty)."""
+    source: SourceInfo
+    tool_version: str
+
+
+@attrs.frozen
+class RunBackup:
+    """Dumps the source into the store: archive first, manifest last."""
+
+    dumps: DumpRunner
+    store: ObjectStore
+    clock: Clock
+    settings: BackupSettings
+
+    def run(self, *, request: BackupRequest) -> BackupResult:
+        started = self.clock.now()
+        key = archive_key(
+            prefix=self.settings.prefix,
+            name=request.name,
+            at=request.timestamp or started,
+            compressed=request.compress,
+        )
+        # Checked up front so a taken key fails in milliseconds, not after a full dump; the
+        # store's conditional write remains the guarantee against a race.
+        if self.store.exists(key=key):
+            raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
+        dump_version = self.dumps.describe_tool()
+        log.info("backup started", extra={"key": key, "backup_name": request.name})
+        with self.dumps.open_dump(compress=request.compress) as dump:
+            reader = DigestingReader(dump)
+            self.store.put_stream(key=key, stream=reader)
+            namespaces = dump.namespaces()
+        manifest = Manifest(
+            name=request.name,
+            key=key,
+            size=reader.size,
+            sha256=reader.hexdigest(),
+            compressed=request.compress,
+            encrypted=False,
+            started_at=started,
+            finished_at=self.clock.now(),
+            mongodump_version=dump_version,
+            tool_version=self.settings.tool_version,
+            source=self.settings.source,
+            namespaces=dict(namespaces) or None,
+        )
+        manifest_at = manifest_key(key)
+        self.store.put_bytes(key=manifest_at, data=encode_manifest(manifest))
+        log.info(
+            "backup finished",
+            extra={"key": key, "bytes": manifest.size, "duration_s": manifest.duration_s},
+        )
+        return BackupResult(manifest=manifest, manifest_key=manifest_at)

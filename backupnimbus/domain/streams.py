@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import hashlib
+
+from backupnimbus.ports.object_store import Readable
+
+
+class DigestingReader:
+    """Passes a stream through while counting its bytes and hashing them with SHA-256."""
+
+    def __init__(self, source: Readable) -> None:
+        self._source = source
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int, /) -> bytes:
+        chunk = self._source.read(size)
+        self._sha256.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def hexdigest(self) -> str:
+        return self._sha256.hexdigest()

@@ -1,0 +1,239 @@
+"""Configuration: read from a mapping, decoded, validated all at once (DESIGN §1)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import cattrs
+
+from backupnimbus.domain.models import SourceInfo
+from backupnimbus.errors import ConfigInvalidError
+from backupnimbus.ports.secret_source import SecretSource
+
+LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "WARNING": "WARNING",
+              "ERROR": "ERROR"}  # fmt: skip
+APP_ENVS = ("development", "production", "test")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@attrs.frozen
+class NotificationConfig:
+    enabled: bool = False
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Config:
+    mongo_uri: str | None = attrs.field(default=None, repr=False)
+    bucket: str | None = None
+    """When None, backups go to `local_backup_dir`."""
+    aws_access_key_id: str | None = attrs.field(default=None, repr=False)
+    aws_secret_access_key: str | None = attrs.field(default=None, repr=False)
+    aws_session_token: str | None = attrs.field(default=None, repr=False)
+    aws_region: str | None = None
+    app_env: str = "production"
+    log_level: str = "INFO"
+    notifications: NotificationConfig = NotificationConfig()
+    backup_name: str = "mongodb"
+    backup_prefix: str = "backups/"
+    backup_compress: bool = True
+    mongodump_path: str = "mongodump"
+    ns_include: tuple[str, ...] = ()
+    ns_exclude: tuple[str, ...] = ()
+    local_backup_dir: str = "./backups"
+    in_lambda: bool = False
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every value that must never be printed, for the redactor."""
+        values = [self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token]
+        if self.mongo_uri:
+            values.append(self.mongo_uri)
+            values.append(_uri_password(self.mongo_uri))
+        return tuple(v for v in values if v)
+
+    def source_info(self) -> SourceInfo:
+        """Hosts and database of the URI, with the credentials left out."""
+        if not self.mongo_uri:
+            return SourceInfo(hosts=())
+        rest = self.mongo_uri.split("://", 1)[1]
+        authority, _, path = rest.partition("/")
+        hosts = authority.rpartition("@")[2]
+        database = path.partition("?")[0] or None
+        return SourceInfo(hosts=tuple(hosts.split(",")), database=database)
+
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def load_config(
+    environ: Mapping[str, str], *, secrets: SecretSource, require_mongo: bool = True
+) -> Config:
+    """Raises ConfigInvalidError that lists every problem; never includes a secret value."""
+    reader = _Reader(environ, secrets)
+    in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    raw: dict[str, Any] = {"in_lambda": in_lambda}
+
+    uri = reader.secret("MONGO_URI")
+    if uri is None and require_mongo:
+        reader.problem("MONGO_URI is required: a base64-encoded mongodb:// or mongodb+srv:// URI")
+    elif uri is not None and not uri.startswith(("mongodb://", "mongodb+srv://")):
+        reader.problem("MONGO_URI must decode to a URI starting with mongodb:// or mongodb+srv://")
+    raw["mongo_uri"] = uri
+
+    bucket = reader.secret("AWS_S3_BUCKET_NAME")
+    if bucket is not None and (not _BUCKET.match(bucket) or ".." in bucket):
+        reader.problem(
+            "AWS_S3_BUCKET_NAME must decode to a valid S3 bucket name "
+            "(3-63 lowercase letters, digits, dots or hyphens)"
+        )
+    raw["bucket"] = bucket
+
+    # Inside Lambda the runtime sets these itself, in plain text (DESIGN §1).
+    credential = reader.plain if in_lambda else reader.secret
+    raw["aws_access_key_id"] = credential("AWS_ACCESS_KEY_ID")
+    raw["aws_secret_access_key"] = credential("AWS_SECRET_ACCESS_KEY")
+    raw["aws_session_token"] = environ.get("AWS_SESSION_TOKEN") if in_lambda else None
+    if (raw["aws_access_key_id"] is None) != (raw["aws_secret_access_key"] is None):
+        reader.problem("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+    raw["aws_region"] = reader.plain("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+
+    env_name = "APP_ENV" if "APP_ENV" in environ else "NODE_ENV"
+    raw["app_env"] = reader.choice(env_name, APP_ENVS, default="production")
+    level = reader.plain("LOG_LEVEL")
+    raw["log_level"] = "INFO"
+    if level is not None:
+        if level.upper() in LOG_LEVELS:
+            raw["log_level"] = LOG_LEVELS[level.upper()]
+        else:
+            reader.problem("LOG_LEVEL must be one of DEBUG, INFO, WARN, ERROR")
+
+    enabled = reader.flag("NOTIFICATIONS_ENABLED", default=False)
+    sender = reader.secret("NOTIFICATION_SENDER_EMAIL")
+    recipients = reader.secret_list("NOTIFICATION_RECIPIENTS")
+    if sender is not None and not _EMAIL.match(sender):
+        reader.problem("NOTIFICATION_SENDER_EMAIL must decode to an e-mail address")
+    bad = [r for r in recipients if not _EMAIL.match(r)]
+    if bad:
+        reader.problem(
+            f"NOTIFICATION_RECIPIENTS holds {len(bad)} invalid e-mail address(es); "
+            "expected a base64-encoded, comma-separated list of addresses"
+        )
+    if enabled and sender is None:
+        reader.problem("NOTIFICATION_SENDER_EMAIL is required when NOTIFICATIONS_ENABLED=true")
+    if enabled and not recipients:
+        reader.problem("NOTIFICATION_RECIPIENTS is required when NOTIFICATIONS_ENABLED=true")
+    raw["notifications"] = {"enabled": enabled, "sender": sender, "recipients": recipients}
+
+    name = reader.plain("BACKUP_NAME")
+    if name is not None and not _NAME.match(name):
+        reader.problem(
+            "BACKUP_NAME must be letters, digits, '.', '_' or '-' (at most 128), "
+            "starting with a letter or digit"
+        )
+    raw["backup_name"] = name or "mongodb"
+    prefix = environ.get("BACKUP_PREFIX", "backups/").strip().lstrip("/")
+    raw["backup_prefix"] = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    raw["backup_compress"] = reader.flag("BACKUP_COMPRESS", default=True)
+    raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
+    raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
+    raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
+    raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
+
+    if reader.problems:
+        raise ConfigInvalidError(reader.problems)
+    return _converter.structure(raw, Config)
+
+
+def validate_backup_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError("a name of letters, digits, '.', '_' or '-', at most 128")
+    return name
+
+
+def _uri_password(uri: str) -> str:
+    authority = uri.split("://", 1)[-1].partition("/")[0]
+    userinfo, at, _ = authority.rpartition("@")
+    return userinfo.partition(":")[2] if at else ""
+
+
+class _Reader:
+    """Reads variables and collects every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str], secrets: SecretSource) -> None:
+        self._environ = environ
+        self._secrets = secrets
+        self.problems: list[str] = []
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def plain(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None:
+            return None
+        if not value.strip():
+            self.problem(f"{name} is set but empty; give it a value or unset it")
+            return None
+        return value.strip()
+
+    def secret(self, name: str) -> str | None:
+        if name in self._environ and not self._environ[name].strip():
+            self.problem(f"{name} is set but empty; give it a base64-encoded value or unset it")
+            return None
+        try:
+            value = self._secrets.reveal(name=name)
+        except ValueError as exc:
+            self.problem(f"{exc}; encode it with: printf %s 'value' | base64 -w0")
+            return None
+        if value is not None and not value.strip():
+            self.problem(f"{name} decodes to an empty value")
+            return None
+        return value.strip() if value is not None else None
+
+    def secret_list(self, name: str) -> tuple[str, ...]:
+        return _split(self.secret(name))
+
+    def plain_list(self, name: str) -> tuple[str, ...]:
+        return _split(self.plain(name))
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        return bool(self._parse(name, default, _flag, "true or false"))
+
+    def choice(self, name: str, options: tuple[str, ...], *, default: str) -> str:
+        def pick(value: str) -> str:
+            if value.lower() not in options:
+                raise ValueError(value)
+            return value.lower()
+
+        return str(self._parse(name, default, pick, "one of " + ", ".join(options)))
+
+    def _parse(self, name: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
+        value = self.plain(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError:
+            self.problem(f"{name} must be {expected}")
+            return default
+
+
+def _flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())

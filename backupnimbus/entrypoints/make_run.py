@@ -1,0 +1,160 @@
+"""`make run`: a real backup when one is configured, otherwise the embedded demo.
+
+The demo starts a local SecantusDB on a free port, loads sample data of several BSON types,
+backs it up into the local store (LOCAL_BACKUP_DIR, default ./backups), checks the stored
+archive against its manifest, and stops the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from backupnimbus.entrypoints import cli
+
+
+def main() -> int:
+    from backupnimbus.entrypoints.container import read_environment
+
+    if read_environment().get("MONGO_URI"):
+        return cli.main(["run"])
+    return _demo()
+
+
+def _demo() -> int:
+    from backupnimbus.domain.manifest_codec import decode_manifest
+    from backupnimbus.domain.models import BackupRequest
+    from backupnimbus.domain.run_backup import RunBackup
+    from backupnimbus.entrypoints.container import (
+        build_container,
+        config_from_environment,
+        read_environment,
+    )
+    from backupnimbus.entrypoints.logging import configure_logging
+    from backupnimbus.errors import BackupNimbusError
+    from backupnimbus.redaction import Redactor
+
+    print("No MONGO_URI configured: running the demo against a local SecantusDB.")
+    with _secantus() as uri:
+        _load_sample(uri)
+        environ = read_environment()
+        environ.pop("AWS_S3_BUCKET_NAME", None)
+        environ["MONGO_URI"] = _b64(uri)
+        try:
+            config = config_from_environment(environ)
+            configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+            container = build_container(config)
+            result = container.resolve(RunBackup).run(
+                request=BackupRequest(name="demo", compress=config.backup_compress)
+            )
+        except BackupNimbusError as error:
+            print(error.to_document(), file=sys.stderr)
+            return error.exit_code
+    root = Path(config.local_backup_dir)
+    archive = root / result.manifest.key
+    manifest = decode_manifest((root / result.manifest_key).read_bytes())
+    digest = _sha256(archive)
+    if digest != manifest.sha256 or archive.stat().st_size != manifest.size:
+        print(f"Verification FAILED: {archive} does not match its manifest", file=sys.stderr)
+        return 1
+    print(f"Archive:  {archive.resolve()}")
+    print(f"Manifest: {(root / result.manifest_key).resolve()}")
+    counts = ", ".join(f"{ns}: {n}" for ns, n in sorted((manifest.namespaces or {}).items()))
+    print(f"Verified: {manifest.size} bytes, sha256 {digest[:16]}…, documents {counts}")
+    return 0
+
+
+@contextmanager
+def _secantus() -> Iterator[str]:
+    server = shutil.which("secantusd-py") or str(Path(sys.executable).with_name("secantusd-py"))
+    if not Path(server).exists():
+        raise SystemExit("The demo needs SecantusDB: pip install 'backupnimbus[demo]'")
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="backupnimbus-demo-") as storage:
+        process = subprocess.Popen(
+            [server, "--host", "127.0.0.1", "--port", str(port), "--storage-path", storage],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_port(port, process)
+            yield f"mongodb://127.0.0.1:{port}/"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _load_sample(uri: str) -> None:
+    import datetime as dt
+    import uuid
+
+    from bson import Binary, Decimal128, Int64, ObjectId, Regex, Timestamp
+    from pymongo import MongoClient
+
+    with MongoClient[dict[str, Any]](uri, uuidRepresentation="standard") as client:
+        shop = client["shop"]
+        shop.users.insert_many(
+            {
+                "_id": ObjectId(),
+                "name": f"user {n}",
+                "joined": dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=n),
+                "balance": Decimal128(f"{n}.25"),
+                "visits": Int64(n * 1000),
+                "tags": ["new"] if n % 2 else ["loyal", "vip"],
+                "avatar": Binary(bytes(range(n % 16)), 0),
+                "uuid": uuid.UUID(int=n),
+            }
+            for n in range(200)
+        )
+        shop.users.create_index("name", unique=True)
+        shop.orders.insert_many(
+            {"n": n, "user": n % 200, "total": n * 1.5, "at": Timestamp(1_700_000_000 + n, 1)}
+            for n in range(1000)
+        )
+        client["analytics"].events.insert_one({"pattern": Regex("^a.*z$", "i"), "empty": {}})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"SecantusDB exited with code {process.returncode} while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"SecantusDB did not listen on port {port} within {timeout:.0f} s")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The one error hierarchy, shared by every layer.
+
+It lives at the package root, below the domain, the ports and the adapters alike, because the
+errors a port may raise are part of its contract: adapters raise them, use cases handle them and
+entrypoints render them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+
+class BackupNimbusError(Exception):
+    """Base of every failure BackupNimbus reports on purpose."""
+
+    code: ClassVar[str] = "BACKUP_ERROR"
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_document(self, *, at: datetime | None = None) -> dict[str, Any]:
+        """Render the JSON error document; `details` must never hold a secret."""
+        when = (at or datetime.now(UTC)).astimezone(UTC)
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "details": self.details,
+            }
+        }
+
+
+class ConfigInvalidError(BackupNimbusError):
+    """The configuration cannot be used; `problems` lists every reason at once."""
+
+    code = "CONFIG_ERROR"
+    http_status = 400
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        listing = "; ".join(problems)
+        super().__init__(f"Invalid configuration: {listing}", details={"problems": problems})
+        self.problems = problems
+
+
+class UsageInvalidError(ConfigInvalidError):
+    """The command line or the event asked for something that cannot be done."""
+
+
+class DumpFailedError(BackupNimbusError):
+    code = "DUMP_ERROR"
+
+
+class StorageFailedError(BackupNimbusError):
+    code = "STORAGE_ERROR"
+
+
+class ObjectExistsError(StorageFailedError):
+    """A backup already holds the key; backups are never overwritten."""
+
+    code = "ALREADY_EXISTS"
+    http_status = 409
+
+
+class BackupNotFoundError(BackupNimbusError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class NotificationFailedError(BackupNimbusError):
+    code = "NOTIFICATION_ERROR"
+
+
+class VerificationFailedError(BackupNimbusError):
+    code = "VERIFY_ERROR"
+    http_status = 422
+
+
+class DeadlineExceededError(BackupNimbusError):
+    code = "TIMEOUT"
+    http_status = 504

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+
+class Dump(Protocol):
+    """A running dump, read as a byte stream.
+
+    The stream is truthful: it reaches end-of-file only when the dump finished successfully.
+    A failed dump raises `DumpFailedError` from `read` instead, so a reader can never mistake a
+    truncated archive for a complete one.
+    """
+
+    def read(self, size: int, /) -> bytes:
+        """Args: size: the most bytes to return. Returns: the next bytes, or b"" at the end."""
+        ...
+
+    def namespaces(self) -> Mapping[str, int]:
+        """Returns: document counts per namespace, known once the stream reached its end."""
+        ...
+
+
+class DumpRunner(Protocol):
+    def open_dump(self, *, compress: bool) -> AbstractContextManager[Dump]:
+        """Starts a dump of the configured source.
+
+        Args:
+            compress: gzip the archive stream.
+
+        Returns: a context manager; leaving it early stops the dump and releases everything.
+        """
+        ...
+
+    def describe_tool(self) -> str:
+        """Returns: the dump tool's version string, for the manifest."""
+        ...

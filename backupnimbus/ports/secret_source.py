@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class SecretSource(Protocol):
+    def reveal(self, *, name: str) -> str | None:
+        """Args: name: the variable's name.
+
+        Returns: the decoded value, or None when it is not set. Raises `ValueError` with a
+        message that names the variable (never its value) when it cannot be decoded.
+        """
+        ...

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.support.servers import Secantus, mongo_tools_dir, start_secantus, venv_script
+
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+REGION = "us-east-1"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture(scope="session")
+def mongo_tools() -> Path:
+    return mongo_tools_dir()
+
+
+@pytest.fixture(scope="session")
+def secantus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secantus]:
+    server = start_secantus(tmp_path_factory.mktemp("secantus") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint: str) -> Any:
+    return boto3.client(
+        "s3", endpoint_url=moto_endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"backups-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def database(secantus: Secantus) -> str:
+    """A database name no other test uses, on the shared server."""
+    return f"db_{uuid.uuid4().hex[:10]}"
+
+
+def run_cli(
+    args: list[str], env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Runs the installed `backupnimbus` console script with exactly `env` (plus PATH, HOME)."""
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.run(
+        [venv_script("backupnimbus"), *args],
+        env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def backup_env(
+    secantus: Secantus, mongo_tools: Path, moto_endpoint: str, bucket: str, tmp_path: Path
+) -> dict[str, str]:
+    """The configuration of a backup from SecantusDB into moto S3, base64 where DESIGN says."""
+    return {
+        "MONGO_URI": b64(secantus.uri),
+        "AWS_S3_BUCKET_NAME": b64(bucket),
+        "AWS_ACCESS_KEY_ID": b64("testing"),
+        "AWS_SECRET_ACCESS_KEY": b64("testing"),
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL_S3": moto_endpoint,
+        "AWS_ENDPOINT_URL_SES": moto_endpoint,
+        "MONGODUMP_PATH": str(mongo_tools / "mongodump"),
+        "LOCAL_BACKUP_DIR": str(tmp_path / "unused-local-store"),
+    }
