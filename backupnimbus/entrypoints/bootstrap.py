@@ -1,0 +1,17 @@
+"""What every entrypoint does first: load the configuration, set up logging, build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backupnimbus.entrypoints.config import Config
+
+
+def bootstrap(*, require_mongo: bool = True) -> tuple[Config, Any]:
+    from backupnimbus.entrypoints.container import build_container, config_from_environment
+    from backupnimbus.entrypoints.logging import configure_logging
+    from backupnimbus.redaction import Redactor
+
+    config = config_from_environment(require_mongo=require_mongo)
+    configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+    return config, build_container(config)
