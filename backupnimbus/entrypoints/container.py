@@ -13,6 +13,7 @@ from backupnimbus import __version__
 from backupnimbus.adapters.clock import SystemClock
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
+from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.entrypoints.config import Config, load_config
 from backupnimbus.ports.clock import Clock
@@ -68,6 +69,12 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
         ),
     )
     container.register(RunBackup)
+    container.register(
+        ListBackups,
+        factory=lambda: ListBackups(
+            store=container.resolve(ObjectStore), prefix=config.backup_prefix
+        ),
+    )
     return container
 
 
