@@ -15,7 +15,7 @@ class RetryPolicy:
     attempts: int = 5
     """Total tries, the first included."""
     wait: tenacity.wait.wait_base = attrs.field(
-        factory=lambda: tenacity.wait_exponential_jitter(initial=0.5, max=20)
+        factory=lambda: tenacity.wait_exponential_jitter(multiplier=0.5, max=20)
     )
     """Tests pass tenacity.wait_none() so they never sleep."""
 

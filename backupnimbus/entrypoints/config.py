@@ -50,6 +50,11 @@ class Config:
     ns_exclude: tuple[str, ...] = ()
     local_backup_dir: str = "./backups"
     in_lambda: bool = False
+    aws_endpoints: dict[str, str] = attrs.field(factory=dict)
+    """AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> overrides (e.g. for a local S3)."""
+
+    def endpoint_for(self, service: str) -> str | None:
+        return self.aws_endpoints.get(service.upper()) or self.aws_endpoints.get("")
 
     def secret_values(self) -> tuple[str, ...]:
         """Every value that must never be printed, for the redactor."""
@@ -104,6 +109,13 @@ def load_config(
     if (raw["aws_access_key_id"] is None) != (raw["aws_secret_access_key"] is None):
         reader.problem("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
     raw["aws_region"] = reader.plain("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    # boto3 reads these from os.environ itself; they are carried here so that a configuration
+    # loaded from any mapping (tests, the Lambda handler's) means the same thing.
+    raw["aws_endpoints"] = {
+        name.removeprefix("AWS_ENDPOINT_URL").lstrip("_"): value
+        for name, value in environ.items()
+        if name.startswith("AWS_ENDPOINT_URL") and value
+    }
 
     env_name = "APP_ENV" if "APP_ENV" in environ else "NODE_ENV"
     raw["app_env"] = reader.choice(env_name, APP_ENVS, default="production")

@@ -125,4 +125,5 @@ def _aws_client(service: str, config: Config) -> Any:
         retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=60,
         max_pool_connections=16,
     )  # fmt: skip
-    return session.client(service, config=tuning)  # type: ignore[call-overload]
+    endpoint = config.endpoint_for(service)
+    return session.client(service, config=tuning, endpoint_url=endpoint)  # type: ignore[call-overload]

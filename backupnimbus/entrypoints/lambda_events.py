@@ -1,0 +1,84 @@
+"""What a Lambda invocation asks for (DESIGN §4), parsed strictly at the edge."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+import attrs
+
+from backupnimbus.errors import UsageInvalidError
+
+MAX_EVENT_BYTES = 64 * 1024
+ACTIONS = ("backup", "verify", "prune")
+_MANUAL_KEYS = {"action", "name", "compress", "timestamp", "key"}
+
+
+@attrs.frozen
+class Invocation:
+    action: Literal["backup", "verify", "prune"] = "backup"
+    name: str | None = None
+    """Overrides BACKUP_NAME."""
+    compress: bool | None = None
+    """Overrides BACKUP_COMPRESS."""
+    timestamp: datetime | None = None
+    """Overrides the clock for the key."""
+    key: str | None = None
+    """For verify: the archive key (default: the latest complete backup)."""
+
+
+def parse_event(event: Any) -> Invocation:
+    """Raises UsageInvalidError naming every problem; never echoes the event itself."""
+    if event is None:
+        return Invocation()
+    if not isinstance(event, dict):
+        raise UsageInvalidError([f"the event must be a JSON object, not {type(event).__name__}"])
+    try:
+        size = len(json.dumps(event, default=str))
+    except (TypeError, ValueError):
+        raise UsageInvalidError(["the event is not JSON-serialisable"]) from None
+    if size > MAX_EVENT_BYTES:
+        raise UsageInvalidError([f"the event is {size} bytes; at most {MAX_EVENT_BYTES} allowed"])
+    if event.get("detail-type") == "Scheduled Event" or event.get("source") == "aws.events":
+        return Invocation()
+    problems: list[str] = []
+    unknown = sorted(str(k) for k in set(event) - _MANUAL_KEYS)
+    if unknown:
+        problems.append(f"unknown field(s) {unknown}; allowed: {sorted(_MANUAL_KEYS)}")
+    action = event.get("action", "backup")
+    if action not in ACTIONS:
+        problems.append(f"action must be one of {list(ACTIONS)}")
+    name = event.get("name")
+    if name is not None:
+        from backupnimbus.entrypoints.config import validate_backup_name
+
+        try:
+            validate_backup_name(name if isinstance(name, str) else "")
+        except ValueError as exc:
+            problems.append(f"name: expected {exc}")
+    compress = event.get("compress")
+    if compress is not None and not isinstance(compress, bool):
+        problems.append("compress must be true or false")
+    timestamp = _timestamp(event.get("timestamp"), problems)
+    key = event.get("key")
+    if key is not None and (not isinstance(key, str) or not key):
+        problems.append("key must be a non-empty string")
+    if problems:
+        raise UsageInvalidError(problems)
+    return Invocation(action=action, name=name, compress=compress, timestamp=timestamp, key=key)
+
+
+def _timestamp(value: Any, problems: list[str]) -> datetime | None:
+    if value is None:
+        return None
+    import argparse
+
+    from backupnimbus.entrypoints.arguments import iso_timestamp
+
+    if isinstance(value, str):
+        with contextlib.suppress(argparse.ArgumentTypeError):
+            return iso_timestamp(value)
+    problems.append("timestamp must be an ISO 8601 string, e.g. 2025-04-07T10:15:30Z")
+    return None
