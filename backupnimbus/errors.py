@@ -83,6 +83,12 @@ class VerificationFailedError(BackupNimbusError):
     http_status = 422
 
 
+class RestoreFailedError(BackupNimbusError):
+    """The restore tool failed, or the target refused some documents."""
+
+    code = "RESTORE_ERROR"
+
+
 class DeadlineExceededError(BackupNimbusError):
     code = "TIMEOUT"
     http_status = 504

@@ -12,7 +12,13 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.support.servers import Secantus, mongo_tools_dir, start_secantus, venv_script
+from tests.support.servers import (
+    Secantus,
+    mongo_tools_dir,
+    start_moto_process,
+    start_secantus,
+    venv_script,
+)
 
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
@@ -40,6 +46,14 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ses_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto for SES in a process of its own; see tests/support/ses.py for why."""
+    server = start_moto_process(tmp_path_factory.mktemp("moto-ses") / "moto.log")
+    yield server.endpoint
     server.stop()
 
 
@@ -77,7 +91,12 @@ def run_cli(
 
 @pytest.fixture
 def backup_env(
-    secantus: Secantus, mongo_tools: Path, moto_endpoint: str, bucket: str, tmp_path: Path
+    secantus: Secantus,
+    mongo_tools: Path,
+    moto_endpoint: str,
+    ses_endpoint: str,
+    bucket: str,
+    tmp_path: Path,
 ) -> dict[str, str]:
     """The configuration of a backup from SecantusDB into moto S3, base64 where DESIGN says."""
     return {
@@ -87,7 +106,7 @@ def backup_env(
         "AWS_SECRET_ACCESS_KEY": b64("testing"),
         "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL_S3": moto_endpoint,
-        "AWS_ENDPOINT_URL_SES": moto_endpoint,
+        "AWS_ENDPOINT_URL_SES": ses_endpoint,
         "MONGODUMP_PATH": str(mongo_tools / "mongodump"),
         "LOCAL_BACKUP_DIR": str(tmp_path / "unused-local-store"),
     }

@@ -86,6 +86,10 @@ class InMemoryObjectStore:
     fail_writes: int = 0
     """Fail this many writes with StorageFailedError."""
     chunk_size: int = 1024
+    fail_put_bytes: int = 0
+    """Fail this many put_bytes calls (manifests) with StorageFailedError."""
+    committed: list[str] = attrs.Factory(list)
+    """Keys in the order their writes completed."""
 
     def put_stream(self, *, key: str, stream: Readable) -> None:
         self._check_writable(key)
@@ -100,6 +104,9 @@ class InMemoryObjectStore:
 
     def put_bytes(self, *, key: str, data: bytes) -> None:
         self._check_writable(key)
+        if self.fail_put_bytes:
+            self.fail_put_bytes -= 1
+            raise StorageFailedError("fake store refused the write", details={"key": key})
         self._commit(key, data)
 
     def exists(self, *, key: str) -> bool:
@@ -131,17 +138,20 @@ class InMemoryObjectStore:
         if key in self.objects:
             raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
         self.objects[key] = data
+        self.committed.append(key)
 
 
 @attrs.define
 class RecordingMailer:
     sent: list[Email] = attrs.Factory(list)
     fail: bool = False
+    recipients: tuple[str, ...] = ()
+    """The configured recipients: an e-mail that names none is recorded as sent to these."""
 
     def send(self, *, email: Email) -> None:
         if self.fail:
             raise NotificationFailedError("fake mailer is down")
-        self.sent.append(email)
+        self.sent.append(attrs.evolve(email, recipients=email.recipients or self.recipients))
 
 
 @attrs.define

@@ -5,17 +5,16 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
-import json
 import logging
-import os
 import re
+import signal
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
 from backupnimbus.adapters.retrying import RetryPolicy
+from backupnimbus.adapters.tool_config import private_config
 from backupnimbus.errors import ConfigInvalidError, DumpFailedError
 from backupnimbus.redaction import Redactor
 
@@ -23,6 +22,8 @@ log = logging.getLogger(__name__)
 
 _DONE_DUMPING = re.compile(r"done dumping (?P<ns>\S+) \((?P<count>\d+) documents?\)")
 _STDERR_TAIL_LINES = 40
+# mongodump's words for a URI or an option it cannot parse; see mongo-tools common/options.
+_REJECTED = re.compile(r"error parsing (command line options|uri)|unknown option", re.IGNORECASE)
 _FIRST_READ = 64 * 1024
 
 
@@ -64,7 +65,7 @@ class MongodumpRunner:
 
     @contextlib.contextmanager
     def open_dump(self, *, compress: bool) -> Iterator[MongodumpStream]:
-        with _private_config(self._uri) as config_path:
+        with private_config(self._uri) as config_path:
             stream = self._retry.call(
                 lambda: self._start(config_path, compress=compress),
                 is_transient=lambda exc: isinstance(exc, _DumpNotStartedError),
@@ -124,6 +125,15 @@ class MongodumpStream:
             self._pending = first
             return
         self.close()
+        rejected = [_without_timestamp(line) for line in self._tail if _REJECTED.search(line)]
+        if rejected:
+            # Running it again would fail the same way: this is the configuration's fault.
+            raise ConfigInvalidError(
+                [
+                    f"mongodump rejected its options ({rejected[0]}); check MONGO_URI, "
+                    "MONGODUMP_NS_INCLUDE and MONGODUMP_NS_EXCLUDE"
+                ]
+            )
         raise _DumpNotStartedError(
             f"mongodump exited with code {self._process.returncode} before writing anything",
             details=self._failure_details(),
@@ -166,9 +176,7 @@ class MongodumpStream:
         code = self._process.wait()
         self._stderr_reader.join(timeout=10)
         if code != 0:
-            raise DumpFailedError(
-                f"mongodump failed with exit code {code}", details=self._failure_details()
-            )
+            raise DumpFailedError(_exit_description(code), details=self._failure_details())
         self._finished = True
 
     def _failure_details(self) -> dict[str, object]:
@@ -184,6 +192,21 @@ class MongodumpStream:
             if done:
                 self._counts[done["ns"]] = int(done["count"])
             log.debug("mongodump: %s", line)
+
+
+def _exit_description(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"mongodump was killed by {name} before it finished"
+    return f"mongodump failed with exit code {code}"
+
+
+def _without_timestamp(line: str) -> str:
+    # mongodump prefixes each line with an ISO timestamp and a tab.
+    return line.rpartition("\t")[2].strip()
 
 
 def namespace_arguments(*, include: Sequence[str], exclude: Sequence[str]) -> list[str]:
@@ -228,17 +251,3 @@ def namespace_arguments(*, include: Sequence[str], exclude: Sequence[str]) -> li
     if problems:
         raise ConfigInvalidError(problems)
     return args
-
-
-@contextlib.contextmanager
-def _private_config(uri: str) -> Iterator[str]:
-    """A 0600 YAML file that holds the URI, deleted as soon as the dump is over."""
-    fd, path = tempfile.mkstemp(prefix="backupnimbus-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            # JSON string syntax is valid YAML and escapes whatever the URI holds.
-            handle.write(f"uri: {json.dumps(uri)}\n")
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)

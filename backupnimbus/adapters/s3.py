@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 S3_MAX_PARTS = 10_000
+S3_MIN_PART_SIZE = 5 * MiB
 S3_MAX_PART_SIZE = 5 * 1024 * MiB
 
 _TRANSIENT_CODES = frozenset(
@@ -59,8 +60,13 @@ class PartSizer:
     past S3's 5 TB object limit, while memory holds only `concurrency + 1` parts at a time.
     """
 
-    initial: int = 8 * MiB
-    parts_per_step: int = 1_000
+    initial: int = attrs.field(
+        default=8 * MiB,
+        validator=[attrs.validators.ge(S3_MIN_PART_SIZE), attrs.validators.le(S3_MAX_PART_SIZE)],
+    )
+    """Size of the first parts; S3 refuses parts below 5 MiB (except the last)."""
+    parts_per_step: int = attrs.field(default=1_000, validator=attrs.validators.ge(1))
+    """How many parts are uploaded at one size before it doubles."""
 
     def size_of(self, part_number: int) -> int:
         return min(self.initial << ((part_number - 1) // self.parts_per_step), S3_MAX_PART_SIZE)
@@ -168,7 +174,11 @@ class S3ObjectStore:
             try:
                 number = 1
                 while True:
-                    data = stream.read(self._part_sizer.size_of(number))
+                    # `concurrency` parts upload while the next is read: concurrency + 1 in memory.
+                    while len(in_flight) > self._concurrency:
+                        parts.append(in_flight.pop(0).result())
+                    size = self._part_sizer.size_of(number)
+                    data = _read_part(stream, size)
                     if not data and number > 1:
                         break
                     if number > S3_MAX_PARTS:
@@ -178,10 +188,7 @@ class S3ObjectStore:
                         )
                     in_flight.append(pool.submit(self._upload_part, key, upload_id, number, data))
                     number += 1
-                    # Holding at most `concurrency` parts in flight bounds memory.
-                    if len(in_flight) >= self._concurrency:
-                        parts.append(in_flight.pop(0).result())
-                    if not data:
+                    if len(data) < size:
                         break
                 parts.extend(future.result() for future in in_flight)
             except BaseException:
@@ -238,3 +245,20 @@ class S3ObjectStore:
             f"S3 {operation} failed on s3://{self._bucket}/{key}: {reason}",
             details={"operation": operation, "bucket": self._bucket, "key": key, "reason": reason},
         )
+
+
+def _read_part(stream: Readable, size: int) -> bytes:
+    """Reads until `size` bytes or the end: S3 refuses middle parts below 5 MiB, and a pipe or a
+    transforming reader may hand out less than was asked for."""
+    data = stream.read(size)
+    if not data or len(data) >= size:
+        return data
+    chunks = [data]
+    have = len(data)
+    while have < size:
+        chunk = stream.read(size - have)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        have += len(chunk)
+    return b"".join(chunks)

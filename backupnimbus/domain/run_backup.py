@@ -1,3 +1,5 @@
+"""RunBackup: one dump streamed into the store, then its manifest."""
+
 from __future__ import annotations
 
 import logging
@@ -8,7 +10,7 @@ from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.manifest_codec import encode_manifest
 from backupnimbus.domain.models import BackupRequest, BackupResult, Manifest, SourceInfo
 from backupnimbus.domain.streams import DigestingReader
-from backupnimbus.errors import ObjectExistsError
+from backupnimbus.errors import BackupNimbusError, ObjectExistsError
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.object_store import ObjectStore
@@ -66,9 +68,25 @@ class RunBackup:
             namespaces=dict(namespaces) or None,
         )
         manifest_at = manifest_key(key)
-        self.store.put_bytes(key=manifest_at, data=encode_manifest(manifest))
+        try:
+            self.store.put_bytes(key=manifest_at, data=encode_manifest(manifest))
+        except BaseException:
+            self._forget_archive(key)
+            raise
         log.info(
             "backup finished",
             extra={"key": key, "bytes": manifest.size, "duration_s": manifest.duration_s},
         )
         return BackupResult(manifest=manifest, manifest_key=manifest_at)
+
+    def _forget_archive(self, key: str) -> None:
+        # Without its manifest the archive would pass for a backup nobody can vouch for, and a
+        # failed run must leave nothing at the final key (DESIGN §3).
+        try:
+            self.store.delete(key=key)
+        except BackupNimbusError:
+            log.exception("could not delete the archive of a failed backup", extra={"key": key})
+        else:
+            log.warning(
+                "deleted the archive: its manifest could not be written", extra={"key": key}
+            )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from backupnimbus import __version__
@@ -16,7 +19,7 @@ from backupnimbus.errors import BackupNimbusError, UsageInvalidError
 log = logging.getLogger("backupnimbus.cli")
 
 # Imported lazily by name so that `backupnimbus run` never pays for the others' imports.
-COMMANDS = ("run",)
+COMMANDS = ("run", "prune", "notify", "list", "verify", "restore")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = getattr(args, "json", False)
     command: Callable[[argparse.Namespace], dict[str, Any]] = args.command
     try:
-        document = command(args)
+        with _sigterm_interrupts():
+            document = command(args)
     except BackupNimbusError as error:
         return fail(error, as_json=as_json)
     except KeyboardInterrupt:
@@ -41,6 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(args.render(document))
     return int(document.get("exit_code", 0))
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turns SIGTERM (docker stop, systemd, Kubernetes) into KeyboardInterrupt while a command
+    runs: by default it ends Python without unwinding, leaving a multipart upload open."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fail(error: BackupNimbusError, *, as_json: bool) -> int:

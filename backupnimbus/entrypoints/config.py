@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -10,6 +11,7 @@ import attrs
 import cattrs
 
 from backupnimbus.domain.models import SourceInfo
+from backupnimbus.domain.retention import RULES, RetentionPolicy
 from backupnimbus.errors import ConfigInvalidError
 from backupnimbus.ports.secret_source import SecretSource
 
@@ -28,6 +30,10 @@ class NotificationConfig:
     enabled: bool = False
     sender: str | None = None
     recipients: tuple[str, ...] = ()
+    on_success: bool = True
+    """NOTIFY_ON_SUCCESS: mail when a backup succeeded."""
+    on_failure: bool = True
+    """NOTIFY_ON_FAILURE: mail when a backup failed."""
 
 
 @attrs.frozen
@@ -46,10 +52,20 @@ class Config:
     backup_prefix: str = "backups/"
     backup_compress: bool = True
     mongodump_path: str = "mongodump"
+    mongorestore_path: str = "mongorestore"
+    """MONGORESTORE_PATH; by default the sibling of MONGODUMP_PATH when that is a path."""
+    restore_target_uri: str | None = attrs.field(default=None, repr=False)
+    """RESTORE_TARGET_URI (b64): where `restore` writes, unless --target-uri is given."""
     ns_include: tuple[str, ...] = ()
     ns_exclude: tuple[str, ...] = ()
     local_backup_dir: str = "./backups"
     in_lambda: bool = False
+    storage_backend: str | None = None
+    """STORAGE_BACKEND: a built-in ("s3", "local") or plugin store; default by bucket."""
+    mailer_backend: str | None = None
+    """MAILER_BACKEND: a built-in ("ses", "log") or plugin mailer; default by notifications."""
+    retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
+    """From RETENTION_KEEP_*; empty (all 0) unless set, and `prune` refuses an empty policy."""
     aws_endpoints: dict[str, str] = attrs.field(factory=dict)
     """AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> overrides (e.g. for a local S3)."""
 
@@ -62,6 +78,9 @@ class Config:
         if self.mongo_uri:
             values.append(self.mongo_uri)
             values.append(_uri_password(self.mongo_uri))
+        if self.restore_target_uri:
+            values.append(self.restore_target_uri)
+            values.append(_uri_password(self.restore_target_uri))
         return tuple(v for v in values if v)
 
     def source_info(self) -> SourceInfo:
@@ -143,6 +162,8 @@ def load_config(
     if enabled and not recipients:
         reader.problem("NOTIFICATION_RECIPIENTS is required when NOTIFICATIONS_ENABLED=true")
     raw["notifications"] = {"enabled": enabled, "sender": sender, "recipients": recipients}
+    raw["notifications"]["on_success"] = reader.flag("NOTIFY_ON_SUCCESS", default=True)
+    raw["notifications"]["on_failure"] = reader.flag("NOTIFY_ON_FAILURE", default=True)
 
     name = reader.plain("BACKUP_NAME")
     if name is not None and not _NAME.match(name):
@@ -155,9 +176,22 @@ def load_config(
     raw["backup_prefix"] = prefix if not prefix or prefix.endswith("/") else prefix + "/"
     raw["backup_compress"] = reader.flag("BACKUP_COMPRESS", default=True)
     raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
+    raw["mongorestore_path"] = reader.plain("MONGORESTORE_PATH") or _sibling_restore(
+        raw["mongodump_path"]
+    )
+    target = reader.secret("RESTORE_TARGET_URI")
+    if target is not None and not target.startswith(("mongodb://", "mongodb+srv://")):
+        reader.problem(
+            "RESTORE_TARGET_URI must decode to a URI starting with mongodb:// or mongodb+srv://"
+        )
+        target = None
+    raw["restore_target_uri"] = target
     raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
     raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
     raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
+    raw["storage_backend"] = reader.plain("STORAGE_BACKEND")
+    raw["mailer_backend"] = reader.plain("MAILER_BACKEND")
+    raw["retention"] = {rule: reader.count(f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
 
     if reader.problems:
         raise ConfigInvalidError(reader.problems)
@@ -168,6 +202,15 @@ def validate_backup_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError("a name of letters, digits, '.', '_' or '-', at most 128")
     return name
+
+
+def _sibling_restore(mongodump_path: str) -> str:
+    """mongorestore beside a configured mongodump, so one setting points at both tools."""
+    directory, name = os.path.split(mongodump_path)
+    if not directory:
+        return "mongorestore"
+    sibling = name.replace("mongodump", "mongorestore")
+    return os.path.join(directory, sibling if sibling != name else "mongorestore")
 
 
 def _uri_password(uri: str) -> str:
@@ -219,6 +262,9 @@ class _Reader:
     def flag(self, name: str, *, default: bool) -> bool:
         return bool(self._parse(name, default, _flag, "true or false"))
 
+    def count(self, name: str) -> int:
+        return int(self._parse(name, 0, _count, "a whole number of 0 or more"))
+
     def choice(self, name: str, options: tuple[str, ...], *, default: str) -> str:
         def pick(value: str) -> str:
             if value.lower() not in options:
@@ -245,6 +291,12 @@ def _flag(value: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ValueError(value)
+
+
+def _count(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(value)
+    return int(value)
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -14,14 +14,22 @@ from backupnimbus.adapters.clock import SystemClock
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.domain.list_backups import ListBackups
+from backupnimbus.domain.notify_outcome import NotifyOutcome
+from backupnimbus.domain.prune_backups import PruneBackups
+from backupnimbus.domain.restore_backup import RestoreBackup
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
+from backupnimbus.domain.send_message import SendMessage
+from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.entrypoints.config import Config, load_config
+from backupnimbus.entrypoints.plugins import PluginRegistry, load_plugins, select_backend
+from backupnimbus.ports.archive_restorer import ArchiveRestorer
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.dump_runner import DumpRunner
+from backupnimbus.ports.mailer import Mailer
 from backupnimbus.ports.object_store import ObjectStore
 from backupnimbus.redaction import Redactor
 
-PORT_OVERRIDES = ("clock", "dump_runner", "object_store", "retry")
+PORT_OVERRIDES = ("clock", "dump_runner", "object_store", "retry", "mailer", "archive_restorer")
 
 
 def read_environment(*, dotenv_path: str | os.PathLike[str] = ".env") -> dict[str, str]:
@@ -60,8 +68,28 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
     container.register(Clock, instance=overrides.get("clock") or SystemClock())
     _register_port(container, DumpRunner, overrides.get("dump_runner"),
                    lambda: _mongodump(config, redactor, retry))  # fmt: skip
+    plugins = load_plugins(PluginRegistry(container))
+    storage = select_backend(
+        "storage",
+        "STORAGE_BACKEND",
+        config.storage_backend or ("s3" if config.bucket else "local"),
+        {"s3": lambda c: _s3_store(c, retry), "local": _local_store, **plugins.storage_backends},
+    )
     _register_port(container, ObjectStore, overrides.get("object_store"),
-                   lambda: _object_store(config, retry))  # fmt: skip
+                   lambda: storage(config))  # fmt: skip
+    _register_port(container, Mailer, overrides.get("mailer"),
+                   lambda: _mailer(config, redactor, retry))  # fmt: skip
+    container.register(
+        NotifyOutcome,
+        factory=lambda: NotifyOutcome(
+            mailer=container.resolve(Mailer),
+            redactor=redactor,
+            # Off means off: no outcome claims a mail was sent when it only reached the log.
+            on_success=config.notifications.enabled and config.notifications.on_success,
+            on_failure=config.notifications.enabled and config.notifications.on_failure,
+        ),
+    )
+    container.register(SendMessage)
     container.register(
         BackupSettings,
         instance=BackupSettings(
@@ -73,6 +101,25 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
         ListBackups,
         factory=lambda: ListBackups(
             store=container.resolve(ObjectStore), prefix=config.backup_prefix
+        ),
+    )
+    container.register(VerifyBackup)
+    _register_port(container, ArchiveRestorer, overrides.get("archive_restorer"),
+                   lambda: _mongorestore(config, redactor))  # fmt: skip
+    container.register(
+        RestoreBackup,
+        factory=lambda: RestoreBackup(
+            store=container.resolve(ObjectStore),
+            backups=container.resolve(ListBackups),
+            restorer=container.resolve(ArchiveRestorer),
+        ),
+    )
+    container.register(
+        PruneBackups,
+        factory=lambda: PruneBackups(
+            list_backups=container.resolve(ListBackups),
+            store=container.resolve(ObjectStore),
+            clock=container.resolve(Clock),
         ),
     )
     return container
@@ -99,13 +146,29 @@ def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRu
     )
 
 
-def _object_store(config: Config, retry: RetryPolicy) -> ObjectStore:
-    if config.bucket is None:
-        from backupnimbus.adapters.local_store import LocalDirectoryStore
+def _mongorestore(config: Config, redactor: Redactor) -> ArchiveRestorer:
+    from backupnimbus.adapters.mongorestore import MongorestoreRestorer
+    from backupnimbus.errors import UsageInvalidError
 
-        return LocalDirectoryStore(root=Path(config.local_backup_dir))
+    if config.restore_target_uri is None:
+        raise UsageInvalidError(["a restore needs --target-uri or RESTORE_TARGET_URI"])
+    return MongorestoreRestorer(
+        executable=config.mongorestore_path, uri=config.restore_target_uri, redactor=redactor
+    )
+
+
+def _local_store(config: Config) -> ObjectStore:
+    from backupnimbus.adapters.local_store import LocalDirectoryStore
+
+    return LocalDirectoryStore(root=Path(config.local_backup_dir))
+
+
+def _s3_store(config: Config, retry: RetryPolicy) -> ObjectStore:
     from backupnimbus.adapters.s3 import S3ObjectStore
+    from backupnimbus.errors import ConfigInvalidError
 
+    if config.bucket is None:
+        raise ConfigInvalidError(["STORAGE_BACKEND=s3 needs AWS_S3_BUCKET_NAME"])
     return S3ObjectStore(client=_aws_client("s3", config), bucket=config.bucket, retry=retry)
 
 
@@ -127,3 +190,21 @@ def _aws_client(service: str, config: Config) -> Any:
     )  # fmt: skip
     endpoint = config.endpoint_for(service)
     return session.client(service, config=tuning, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+
+def _mailer(config: Config, redactor: Redactor, retry: RetryPolicy) -> Mailer:
+    notifications = config.notifications
+    if not notifications.enabled:
+        from backupnimbus.adapters.log_mailer import LogMailer
+
+        return LogMailer()
+    from backupnimbus.adapters.ses import SesMailer
+
+    assert notifications.sender is not None, "load_config requires a sender when enabled"
+    return SesMailer(
+        client=_aws_client("ses", config),
+        sender=notifications.sender,
+        recipients=notifications.recipients,
+        retry=retry,
+        redactor=redactor,
+    )

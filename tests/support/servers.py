@@ -99,3 +99,42 @@ def start_secantus(storage: Path, *extra: str) -> Secantus:
             time.sleep(0.2)
     server.stop()
     pytest.fail(f"SecantusDB did not listen on 127.0.0.1:{port} within 60 s", pytrace=False)
+
+
+@attrs.define
+class MotoProcess:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_moto_process(log_path: Path) -> MotoProcess:
+    """moto in server mode, in its own process, so its state is its own."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [venv_script("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"moto_server exited with {process.returncode}:\n"
+                + log_path.read_text(errors="replace")[-2000:],
+                pytrace=False,
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return MotoProcess(endpoint=f"http://127.0.0.1:{port}", process=process)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"moto_server did not listen on 127.0.0.1:{port} within 60 s", pytrace=False)

@@ -1,0 +1,165 @@
+"""ArchiveRestorer on the real `mongorestore --archive`, fed through its stdin."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import re
+import subprocess
+import threading
+from typing import IO
+
+from backupnimbus.adapters.tool_config import private_config
+from backupnimbus.errors import RestoreFailedError
+from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
+from backupnimbus.ports.object_store import Readable
+from backupnimbus.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+_STDERR_TAIL_LINES = 40
+_FINISHED = re.compile(
+    r"finished restoring (?P<ns>.+) \((?P<count>\d+) documents?, \d+ failures?\)"
+)
+_SUMMARY = re.compile(
+    r"\d+ document\(s\) restored successfully\. (?P<failed>\d+) document\(s\) failed"
+)
+# Printed with -v only: what a dry run would restore, under its source and target names.
+_PLANNED = re.compile(r"found collection (?P<source>.+) bson to restore to (?P<target>.+)$")
+
+
+class MongorestoreRestorer:
+    def __init__(self, *, executable: str, uri: str, redactor: Redactor) -> None:
+        self._executable = executable
+        self._uri = uri
+        self._redactor = redactor.with_secrets([uri, _password(uri)])
+        self._hosts = target_hosts(uri)
+
+    def restore(
+        self, *, stream: Readable, compressed: bool, options: RestoreOptions
+    ) -> RestoreReport:
+        with private_config(self._uri) as config_path:
+            # The URI, password included, is only in the 0600 config file: never in argv.
+            argv = [self._executable, f"--config={config_path}", "--archive"]
+            argv += restore_arguments(compressed=compressed, options=options)
+            try:
+                process = subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                )
+            except OSError as exc:
+                raise RestoreFailedError(
+                    f"Cannot run mongorestore at '{self._executable}': {exc.__class__.__name__}. "
+                    "Install the MongoDB Database Tools or set MONGORESTORE_PATH.",
+                    details={"executable": self._executable},
+                ) from exc
+            output = _Output(process, self._redactor)
+            try:
+                _feed(stream, process)
+            except BaseException:
+                # Stopped before stdin closes, so mongorestore never sees a complete archive.
+                _stop(process)
+                raise
+            finally:
+                output.join()
+        if process.returncode != 0:
+            raise RestoreFailedError(
+                f"mongorestore failed with exit code {process.returncode}",
+                details={**output.details(), "target_hosts": list(self._hosts)},
+            )
+        return RestoreReport(
+            target_hosts=self._hosts,
+            restored=dict(output.restored),
+            failures=output.failures,
+            planned=dict(output.planned),
+        )
+
+
+def restore_arguments(*, compressed: bool, options: RestoreOptions) -> list[str]:
+    args = ["--gzip"] if compressed else []
+    args += [f"--nsInclude={pattern}" for pattern in options.ns_include]
+    if options.ns_from is not None and options.ns_to is not None:
+        args += [f"--nsFrom={options.ns_from}", f"--nsTo={options.ns_to}"]
+    if options.drop:
+        args.append("--drop")
+    if options.dry_run:
+        # -v makes a dry run name each collection it would restore; without it, it says nothing.
+        args += ["--dryRun", "-v"]
+    return args
+
+
+def target_hosts(uri: str) -> tuple[str, ...]:
+    """host[:port] of each seed in a mongodb:// or mongodb+srv:// URI, credentials left out."""
+    authority = uri.split("://", 1)[-1].partition("/")[0].partition("?")[0]
+    return tuple(authority.rpartition("@")[2].split(","))
+
+
+def _password(uri: str) -> str:
+    userinfo, at, _ = uri.split("://", 1)[-1].partition("/")[0].rpartition("@")
+    return userinfo.partition(":")[2] if at else ""
+
+
+def _feed(stream: Readable, process: subprocess.Popen[bytes]) -> None:
+    stdin = process.stdin
+    assert stdin is not None
+    # stdin is closed only here, on the normal path: after a failed read the caller kills
+    # mongorestore first, so that it never takes a truncated archive for a complete one.
+    while chunk := stream.read(_CHUNK):
+        try:
+            stdin.write(chunk)
+        except BrokenPipeError:
+            # mongorestore stopped reading: a dry run needs only the prelude, and a failed
+            # restore exits early. Its exit code, checked by the caller, tells which.
+            break
+    with contextlib.suppress(BrokenPipeError):
+        stdin.close()
+    process.wait()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+
+
+class _Output:
+    """Drains mongorestore's stderr: a bounded, redacted tail, and the counts it reports."""
+
+    def __init__(self, process: subprocess.Popen[bytes], redactor: Redactor) -> None:
+        assert process.stderr is not None
+        self._stderr: IO[bytes] = process.stderr
+        self._process = process
+        self._redactor = redactor
+        self.tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+        self.restored: dict[str, int] = {}
+        self.planned: dict[str, str] = {}
+        self.failures = 0
+        self._reader = threading.Thread(target=self._drain, name="mongorestore-stderr", daemon=True)
+        self._reader.start()
+
+    def join(self) -> None:
+        self._reader.join(timeout=10)
+
+    def details(self) -> dict[str, object]:
+        return {"exit_code": self._process.returncode, "stderr_tail": list(self.tail)}
+
+    def _drain(self) -> None:
+        for raw in self._stderr:
+            line = self._redactor.redact(raw.decode("utf-8", "replace").rstrip())
+            self.tail.append(line)
+            log.debug("mongorestore: %s", line)
+            if finished := _FINISHED.search(line):
+                self.restored[finished["ns"]] = int(finished["count"])
+            elif summary := _SUMMARY.search(line):
+                self.failures = int(summary["failed"])
+            elif planned := _PLANNED.search(line):
+                self.planned[planned["target"]] = planned["source"]
+        self._stderr.close()

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from backupnimbus.domain.retention import RULES, RetentionPolicy
+from backupnimbus.entrypoints.arguments import backup_name
+
+if TYPE_CHECKING:
+    from backupnimbus.domain.prune_backups import PruneResult
+
+
+_HELP = {
+    "last": "the N newest backups",
+    "hourly": "the newest backup of each of the last N hours that have one",
+    "daily": "the newest backup of each of the last N days that have one",
+    "weekly": "the newest backup of each of the last N ISO weeks that have one",
+    "monthly": "the newest backup of each of the last N months that have one",
+    "yearly": "the newest backup of each of the last N years that have one",
+}
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "prune",
+        help="delete the backups the retention policy no longer keeps",
+        description="Keeps the newest backup of each of the last N periods of every rule given "
+        "(restic `forget` semantics, in UTC). Without any --keep-* flag the RETENTION_KEEP_* "
+        "variables apply; with any flag, only the flags do.",
+    )
+    for rule in RULES:
+        parser.add_argument(
+            f"--keep-{rule}", type=keep_count, metavar="N", help=f"keep {_HELP[rule]}"
+        )
+    parser.add_argument(
+        "--name", type=backup_name, help="prune only this backup set (default: every set)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(command=prune, render=render)
+
+
+def keep_count(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {value!r}")
+    return int(value)
+
+
+def prune(args: argparse.Namespace) -> dict[str, Any]:
+    from backupnimbus.domain.prune_backups import PruneBackups
+    from backupnimbus.entrypoints.bootstrap import bootstrap
+
+    config, container = bootstrap(require_mongo=False)
+    result = container.resolve(PruneBackups).run(
+        policy=policy_from(args, default=config.retention), name=args.name, dry_run=args.dry_run
+    )
+    return prune_result_document(result)
+
+
+def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> RetentionPolicy:
+    """The flags when any is given (absent ones count 0), else the configured policy."""
+    given = {rule: getattr(args, f"keep_{rule}") for rule in RULES}
+    if all(value is None for value in given.values()):
+        return default
+    return RetentionPolicy(**{rule: value or 0 for rule, value in given.items()})
+
+
+def prune_result_document(result: PruneResult) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "dry_run": result.dry_run,
+        "policy": result.policy.counts(),
+        "kept": [
+            {"key": kept.key, "complete": kept.complete, "reasons": list(kept.reasons)}
+            for kept in result.kept
+        ],
+        "deleted": [{"key": gone.key, "reason": gone.reason} for gone in result.deleted],
+        "counts": {"kept": len(result.kept), "deleted": len(result.deleted)},
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    rules = ", ".join(f"{rule} {n}" for rule, n in document["policy"].items() if n)
+    dry = document["dry_run"]
+    lines = [f"Policy: keep {rules}" + (" (dry run: nothing was deleted)" if dry else "")]
+    lines.append(f"Keep {document['counts']['kept']} backup(s):")
+    for kept in document["kept"]:
+        why = ", ".join(kept["reasons"])
+        lines.append(f"  {kept['key']}  ({'kept by ' if kept['complete'] else ''}{why})")
+    verb = "Would delete" if dry else "Deleted"
+    lines.append(f"{verb} {document['counts']['deleted']} backup(s):")
+    lines.extend(f"  {gone['key']}  ({gone['reason']})" for gone in document["deleted"])
+    return "\n".join(lines)

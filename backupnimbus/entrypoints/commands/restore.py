@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from backupnimbus.entrypoints.arguments import backup_name
+
+if TYPE_CHECKING:
+    from backupnimbus.domain.restore_backup import RestoreResult
+
+_URI_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "restore",
+        help="restore a backup into a MongoDB deployment",
+        description="Streams the archive into mongorestore and checks its sha256 against the "
+        "manifest on the way; a mismatch fails the restore. Give the target in "
+        "RESTORE_TARGET_URI (base64) rather than --target-uri to keep its password out of `ps`.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("key", nargs="?", metavar="KEY", help="the backup's archive key")
+    source.add_argument("--latest", action="store_true", help="the newest complete backup")
+    source.add_argument("--file", metavar="PATH", help="a local mongodump archive (gzipped or not)")
+    parser.add_argument(
+        "--name", type=backup_name, help="with --latest: only this backup set (default: any)"
+    )
+    parser.add_argument("--target-uri", metavar="URI", help="default: RESTORE_TARGET_URI")
+    parser.add_argument(
+        "--ns-include", action="append", default=[], metavar="PAT",
+        help="restore only namespaces matching PAT (repeatable), e.g. 'shop.*'",
+    )  # fmt: skip
+    parser.add_argument("--ns-from", metavar="PAT", help="rename namespaces matching PAT...")
+    parser.add_argument("--ns-to", metavar="PAT", help="...to PAT, e.g. 'shop.*' -> 'shop_copy.*'")
+    parser.add_argument("--drop", action="store_true", help="drop each collection before restoring")
+    parser.add_argument("--dry-run", action="store_true", help="show what would be restored")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(command=restore, render=render)
+
+
+def restore(args: argparse.Namespace) -> dict[str, Any]:
+    import attrs
+
+    from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
+    from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.container import build_container
+    from backupnimbus.entrypoints.logging import configure_logging
+    from backupnimbus.errors import UsageInvalidError
+    from backupnimbus.ports.archive_restorer import RestoreOptions
+    from backupnimbus.redaction import Redactor
+
+    config, container = bootstrap(require_mongo=False)
+    if args.target_uri is not None:
+        if not args.target_uri.startswith(_URI_SCHEMES):
+            raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
+        config = attrs.evolve(config, restore_target_uri=args.target_uri)
+        configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+        container = build_container(config)
+    elif config.restore_target_uri is None:
+        raise UsageInvalidError(
+            ["no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
+             "(keeps the password out of `ps`) or give --target-uri URI"]
+        )  # fmt: skip
+    options = RestoreOptions(
+        ns_include=tuple(args.ns_include),
+        ns_from=args.ns_from,
+        ns_to=args.ns_to,
+        drop=args.drop,
+        dry_run=args.dry_run,
+    )
+    use_case = container.resolve(RestoreBackup)
+    if args.file is None:
+        request = RestoreRequest(key=args.key, latest=args.latest, name=args.name, options=options)
+        return result_document(use_case.run(request=request))
+    try:
+        handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below
+    except OSError as exc:
+        raise UsageInvalidError([f"--file {args.file}: cannot read it ({exc.strerror})"]) from None
+    with handle:
+        archive = LocalArchive(path=args.file, stream=handle)
+        return result_document(use_case.run(request=RestoreRequest(file=archive, options=options)))
+
+
+def result_document(result: RestoreResult) -> dict[str, Any]:
+    counts = list(result.namespaces.values())
+    return {
+        "status": "dry_run" if result.dry_run else "success",
+        "key": result.key,
+        "file": result.file,
+        "target_hosts": list(result.target_hosts),
+        "namespaces": dict(result.namespaces),
+        "documents": None if None in counts else sum(c for c in counts if c is not None),
+        "size": result.size,
+        "sha256": result.sha256,
+        "sha256_verified": result.verified,
+        "dry_run": result.dry_run,
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    source = document["key"] or document["file"]
+    hosts = ",".join(document["target_hosts"])
+    if document["dry_run"]:
+        lines = [f"Dry run: would restore {source} into {hosts} (nothing was written)"]
+    else:
+        lines = [f"Restored {source} into {hosts}"]
+    for namespace, count in document["namespaces"].items():
+        lines.append(f"  {namespace}  {'?' if count is None else count} documents")
+    if not document["namespaces"]:
+        lines.append("  (no namespace matched)")
+    check = "matches the manifest" if document["sha256_verified"] else "no manifest to check"
+    lines.append(f"  sha256  {document['sha256']} ({check})")
+    return "\n".join(lines)

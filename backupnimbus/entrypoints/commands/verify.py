@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backupnimbus.entrypoints.arguments import backup_name
+
+if TYPE_CHECKING:
+    from backupnimbus.domain.verify_backup import CheckedArchive
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "verify",
+        help="check a backup against its manifest and the archive format",
+        description="Downloads the archive once, comparing its size and SHA-256 with the "
+        "manifest while checking the archive's structure and every collection's CRC-64. "
+        "Exits 1 on any difference.",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("key", nargs="?", help="the archive's key in the store")
+    target.add_argument(
+        "--latest", action="store_true", help="the newest complete backup of the set"
+    )
+    target.add_argument(
+        "--file", type=Path, metavar="PATH", help="a local archive (no store, no manifest)"
+    )
+    parser.add_argument(
+        "--name", type=backup_name, help="the set --latest picks from (default: BACKUP_NAME)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(command=verify, render=render)
+
+
+def verify(args: argparse.Namespace) -> dict[str, Any]:
+    from backupnimbus.domain.list_backups import ListBackups, latest_complete
+    from backupnimbus.domain.verify_backup import VerifyBackup
+    from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.errors import UsageInvalidError
+
+    if args.key is None and not args.latest and args.file is None:
+        raise UsageInvalidError(["verify needs a KEY, --latest or --file PATH"])
+    config, container = bootstrap(require_mongo=False)
+    if args.file is not None:
+        return _verify_file(args.file)
+    key = args.key
+    if args.latest:
+        name = args.name or config.backup_name
+        key = latest_complete(container.resolve(ListBackups).run(name=name)).key
+    report = container.resolve(VerifyBackup).run(key=key)
+    return {
+        "status": "verified",
+        "key": report.key,
+        "manifest_sha256": report.manifest.sha256,
+        **_checked_document(report.checked),
+    }
+
+
+def _verify_file(path: Path) -> dict[str, Any]:
+    from backupnimbus.domain.verify_backup import ENCRYPTED_SUFFIX, check_stream
+    from backupnimbus.errors import UsageInvalidError, VerificationFailedError
+
+    if path.name.endswith(ENCRYPTED_SUFFIX):
+        raise VerificationFailedError(
+            f"Cannot verify {path}: verifying encrypted (.age) archives is not supported yet",
+            details={"file": str(path), "reason": "encrypted archives are not supported yet"},
+        )
+    try:
+        handle = path.open("rb", buffering=0)
+    except OSError as exc:
+        raise UsageInvalidError([f"--file {path}: {exc.strerror or exc}"]) from None
+    with handle:
+        checked = check_stream(stream=handle)
+    return {"status": "verified", "file": str(path), **_checked_document(checked)}
+
+
+def _checked_document(checked: CheckedArchive) -> dict[str, Any]:
+    archive = checked.archive
+    return {
+        "size": checked.size,
+        "sha256": checked.sha256,
+        "compressed": archive.gzipped,
+        "archive": {
+            "bytes": archive.bytes_read,
+            "format_version": archive.header.format_version,
+            "server_version": archive.header.server_version,
+            "tool_version": archive.header.tool_version,
+            "concurrent_collections": archive.header.concurrent_collections,
+        },
+        "prelude": [
+            {"namespace": e.namespace, "type": e.collection_type, "indexes": list(e.indexes)}
+            for e in archive.prelude
+        ],
+        "namespaces": {
+            stats.namespace: {
+                "documents": stats.documents,
+                "bytes": stats.bytes,
+                "crc_ok": stats.crc_ok,
+            }
+            for stats in archive.namespaces
+        },
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    where = document.get("key") or document["file"]
+    namespaces = document["namespaces"]
+    lines = [
+        f"Verified: {where}",
+        f"  size      {document['size']} bytes" + (" (gzip)" if document["compressed"] else ""),
+        f"  sha256    {document['sha256']}"
+        + (" (matches the manifest)" if "manifest_sha256" in document else ""),
+        f"  archive   {document['archive']['bytes']} bytes, mongodump "
+        f"{document['archive']['tool_version']}, server {document['archive']['server_version']}",
+        f"  {len(namespaces)} namespaces, every CRC-64 correct:",
+    ]
+    width = max((len(ns) for ns in namespaces), default=0)
+    lines += [
+        f"    {ns.ljust(width)}  {stats['documents']:>12,} documents  {stats['bytes']:>15,} bytes"
+        for ns, stats in namespaces.items()
+    ]
+    return "\n".join(lines)

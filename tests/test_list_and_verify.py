@@ -1,0 +1,279 @@
+"""`list` and `verify`: the use case on fakes, then the real CLI against SecantusDB and moto."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from backupnimbus.adapters.memory import InMemoryObjectStore
+from backupnimbus.domain.keys import archive_key, manifest_key
+from backupnimbus.domain.manifest_codec import encode_manifest
+from backupnimbus.domain.models import Manifest, SourceInfo
+from backupnimbus.domain.verify_backup import VerifyBackup
+from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
+from tests.conftest import run_cli
+from tests.support.servers import Secantus
+
+TESTDATA = Path("/work/shared/testdata")
+MULTI_DB = TESTDATA / "mongodump-100.8.0__multi-db.archive"
+MULTI_DB_GZ = TESTDATA / "mongodump-100.8.0__multi-db.archive.gz"
+MULTI_DB_COUNTS = {"shop.orders": 5000, "shop.users": 200, "analytics.events_2025": 300}
+AT = datetime(2025, 4, 7, 10, 15, 30, tzinfo=UTC)
+
+
+# -- the use case, on the in-memory store --------------------------------------------------
+
+
+def stored(
+    data: bytes, *, namespaces: dict[str, int] | None = None, manifest_sha: str | None = None
+) -> tuple[InMemoryObjectStore, str]:
+    key = archive_key(prefix="backups/", name="mongodb", at=AT, compressed=True)
+    manifest = Manifest(
+        name="mongodb", key=key, size=len(data),
+        sha256=manifest_sha or hashlib.sha256(data).hexdigest(), compressed=True,
+        encrypted=False, started_at=AT, finished_at=AT, mongodump_version="100.8.0",
+        tool_version="0.1.0", source=SourceInfo(hosts=("db:27017",)), namespaces=namespaces,
+    )  # fmt: skip
+    store = InMemoryObjectStore()
+    store.put_bytes(key=key, data=data)
+    store.put_bytes(key=manifest_key(key), data=encode_manifest(manifest))
+    return store, key
+
+
+def test_intact_backup_is_verified_with_its_counts() -> None:
+    data = MULTI_DB_GZ.read_bytes()
+    store, key = stored(data, namespaces=MULTI_DB_COUNTS)
+
+    report = VerifyBackup(store=store).run(key=key)
+
+    assert report.checked.sha256 == hashlib.sha256(data).hexdigest()
+    assert report.checked.size == len(data)
+    assert report.checked.archive.counts == MULTI_DB_COUNTS
+    assert report.checked.archive.gzipped
+
+
+def test_backup_without_manifest_is_incomplete() -> None:
+    store, key = stored(MULTI_DB_GZ.read_bytes())
+    store.delete(key=manifest_key(key))
+
+    with pytest.raises(VerificationFailedError, match="incomplete") as caught:
+        VerifyBackup(store=store).run(key=key)
+
+    assert caught.value.details["reason"] == "incomplete"
+
+
+def test_missing_backup_is_not_found() -> None:
+    with pytest.raises(BackupNotFoundError):
+        VerifyBackup(store=InMemoryObjectStore()).run(key="backups/x/2025/04/07/x.archive.gz")
+
+
+def test_encrypted_backup_is_refused_for_now() -> None:
+    store = InMemoryObjectStore()
+    key = "backups/mongodb/2025/04/07/mongodb-20250407T101530Z.archive.gz.age"
+    store.put_bytes(key=key, data=b"age-encryption.org/v1\n")
+
+    with pytest.raises(VerificationFailedError, match=r"encrypted \(\.age\) archives"):
+        VerifyBackup(store=store).run(key=key)
+
+
+def test_changed_bytes_report_both_the_sha256_and_the_archive_damage() -> None:
+    data = bytearray(MULTI_DB.read_bytes())
+    original_sha = hashlib.sha256(data).hexdigest()
+    data[len(data) // 2] ^= 0xFF
+    store, key = stored(bytes(data), manifest_sha=original_sha)
+
+    with pytest.raises(VerificationFailedError, match="sha256 mismatch") as caught:
+        VerifyBackup(store=store).run(key=key)
+
+    details = caught.value.details
+    assert details["expected"]["sha256"] == original_sha
+    assert details["actual"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert "CRC mismatch in namespace 'shop.orders'" in details["archive"]["reason"]
+
+
+def test_a_broken_archive_fails_even_when_its_manifest_matches() -> None:
+    store, key = stored(MULTI_DB.read_bytes()[:-100])
+
+    with pytest.raises(VerificationFailedError, match="truncated") as caught:
+        VerifyBackup(store=store).run(key=key)
+
+    assert caught.value.details["problems"] == []
+    assert caught.value.details["archive"]["reason"].startswith("truncated")
+
+
+def test_counts_that_differ_from_the_manifest_fail() -> None:
+    store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces={**MULTI_DB_COUNTS, "shop.users": 7})
+
+    with pytest.raises(VerificationFailedError, match=r"shop\.users: 200 documents in the archive"):
+        VerifyBackup(store=store).run(key=key)
+
+
+# -- the CLI, end to end -------------------------------------------------------------------
+
+
+def mongo(server: Secantus) -> MongoClient[dict[str, Any]]:
+    return MongoClient(server.uri)
+
+
+def without_mongo(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != "MONGO_URI"}
+
+
+def back_up(env: dict[str, str], *args: str) -> dict[str, Any]:
+    completed = run_cli(["run", "--json", *args], env)
+    assert completed.returncode == 0, completed.stderr
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
+
+
+@pytest.mark.e2e
+def test_verify_latest_reports_the_counts_of_a_fresh_backup(
+    secantus: Secantus, database: str, backup_env: dict[str, str]
+) -> None:
+    client = mongo(secantus)
+    client[database].things.insert_many({"n": n, "text": "x" * n} for n in range(500))
+    client[database].others.insert_many({"n": n} for n in range(30))
+    client[database].create_collection("empty")
+    backup = back_up({**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"})
+
+    completed = run_cli(["verify", "--latest", "--json"], without_mongo(backup_env))
+    text = run_cli(["verify", backup["key"]], without_mongo(backup_env))
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["key"] == backup["key"]
+    assert report["sha256"] == report["manifest_sha256"] == backup["sha256"]
+    assert report["size"] == backup["size"]
+    assert report["compressed"] is True
+    assert {ns: s["documents"] for ns, s in report["namespaces"].items()} == {
+        f"{database}.things": 500, f"{database}.others": 30, f"{database}.empty": 0,
+    }  # fmt: skip
+    assert all(s["crc_ok"] for s in report["namespaces"].values())
+    things = next(e for e in report["prelude"] if e["namespace"] == f"{database}.things")
+    assert things["indexes"] == ["_id_"]
+    assert text.returncode == 0, text.stderr
+    assert f"Verified: {backup['key']}" in text.stdout
+    assert f"{database}.things" in text.stdout
+
+
+@pytest.mark.e2e
+def test_verify_reports_a_changed_byte_with_exit_1(
+    secantus: Secantus, database: str, backup_env: dict[str, str], s3: Any, bucket: str
+) -> None:
+    mongo(secantus)[database].things.insert_many(
+        {"n": n, "marker": f"needle-{n:05d}"} for n in range(300)
+    )
+    backup = back_up({**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"}, "--no-compress")
+    data = bytearray(s3.get_object(Bucket=bucket, Key=backup["key"])["Body"].read())
+    at = data.index(b"needle-00150") + 3
+    data[at] ^= 0x01
+    s3.put_object(Bucket=bucket, Key=backup["key"], Body=bytes(data))
+
+    completed = run_cli(["verify", backup["key"], "--json"], without_mongo(backup_env))
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    error = json.loads(completed.stdout)["error"]
+    assert error["code"] == "VERIFY_ERROR"
+    assert "sha256 mismatch" in error["message"]
+    assert error["details"]["expected"]["sha256"] == backup["sha256"]
+    assert error["details"]["actual"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert f"CRC mismatch in namespace '{database}.things'" in error["details"]["archive"]["reason"]
+
+
+@pytest.mark.e2e
+def test_verify_reports_a_changed_byte_in_a_gzipped_backup(
+    secantus: Secantus, database: str, backup_env: dict[str, str], s3: Any, bucket: str
+) -> None:
+    mongo(secantus)[database].things.insert_many({"n": n} for n in range(200))
+    backup = back_up({**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"})
+    data = bytearray(s3.get_object(Bucket=bucket, Key=backup["key"])["Body"].read())
+    data[len(data) // 2] ^= 0x01
+    s3.put_object(Bucket=bucket, Key=backup["key"], Body=bytes(data))
+
+    completed = run_cli(["verify", "--latest", "--json"], without_mongo(backup_env))
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    error = json.loads(completed.stdout)["error"]
+    assert error["code"] == "VERIFY_ERROR"
+    assert "sha256 mismatch" in error["message"]
+    assert error["details"]["actual"]["size"] == backup["size"]
+
+
+@pytest.mark.e2e
+def test_list_shows_complete_and_incomplete_backups(
+    secantus: Secantus, database: str, backup_env: dict[str, str], s3: Any, bucket: str
+) -> None:
+    mongo(secantus)[database].things.insert_many({"n": n} for n in range(50))
+    ns_env = {**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"}
+    complete = back_up(ns_env)
+    other_set = back_up({**ns_env, "BACKUP_NAME": "other"})
+    # A newer archive whose upload never finished: no manifest beside it.
+    later = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
+    unfinished = archive_key(prefix="backups/", name="mongodb", at=later, compressed=True)
+    s3.put_object(Bucket=bucket, Key=unfinished, Body=MULTI_DB_GZ.read_bytes())
+    env = without_mongo(backup_env)
+
+    listed = run_cli(["list", "--json"], env)
+    named = run_cli(["list", "--name", "mongodb", "--json"], env)
+    table = run_cli(["list"], env)
+    latest = run_cli(["verify", "--latest", "--json"], env)
+    incomplete = run_cli(["verify", unfinished, "--json"], env)
+
+    assert listed.returncode == 0, listed.stderr
+    backups = json.loads(listed.stdout)["backups"]
+    assert {b["key"] for b in backups} == {complete["key"], other_set["key"], unfinished}
+    assert backups[0]["key"] == unfinished
+    assert (backups[0]["status"], backups[0]["complete"], backups[0]["sha256"]) == (
+        "incomplete", False, None,
+    )  # fmt: skip
+    mine = next(b for b in backups if b["key"] == complete["key"])
+    assert mine == {
+        "name": "mongodb", "timestamp": mine["timestamp"], "key": complete["key"],
+        "size": complete["size"], "sha256": complete["sha256"], "compressed": True,
+        "encrypted": False, "complete": True, "status": "complete",
+        "namespaces": {f"{database}.things": 50},
+    }  # fmt: skip
+    assert [b["key"] for b in json.loads(named.stdout)["backups"]] == [unfinished, complete["key"]]
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "TIMESTAMP", "SIZE"]
+    assert "incomplete" in lines[1]
+    assert unfinished in lines[1]
+    assert any(complete["key"] in line and complete["sha256"][:12] in line for line in lines)
+    assert latest.returncode == 0, latest.stdout
+    assert json.loads(latest.stdout)["key"] == complete["key"]
+    assert incomplete.returncode == 1
+    assert json.loads(incomplete.stdout)["error"]["details"]["reason"] == "incomplete"
+
+
+@pytest.mark.e2e
+def test_verify_file_needs_no_mongo_and_no_bucket(tmp_path: Path) -> None:
+    env = {"LOCAL_BACKUP_DIR": str(tmp_path / "none")}
+
+    good = run_cli(["verify", "--file", str(MULTI_DB_GZ), "--json"], env)
+    text = run_cli(["verify", "--file", str(MULTI_DB)], env)
+    bad = run_cli(
+        ["verify", "--file", str(TESTDATA / "mongo-tools/mongorestore__bad-format.archive"),
+         "--json"], env,
+    )  # fmt: skip
+    missing = run_cli(["verify", "--file", str(tmp_path / "nope.archive")], env)
+
+    assert good.returncode == 0, good.stdout + good.stderr
+    report = json.loads(good.stdout)
+    assert report["sha256"] == hashlib.sha256(MULTI_DB_GZ.read_bytes()).hexdigest()
+    assert report["size"] == MULTI_DB_GZ.stat().st_size
+    assert report["archive"]["bytes"] == MULTI_DB.stat().st_size
+    assert {ns: s["documents"] for ns, s in report["namespaces"].items()} == MULTI_DB_COUNTS
+    assert text.returncode == 0, text.stderr
+    assert "5,000 documents" in text.stdout
+    assert bad.returncode == 1
+    assert "invalid prelude JSON" in json.loads(bad.stdout)["error"]["details"]["reason"]
+    assert missing.returncode == 2
+    assert "nope.archive" in missing.stderr
+    assert "Traceback" not in good.stderr + bad.stderr + missing.stderr
