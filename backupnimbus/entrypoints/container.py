@@ -13,6 +13,7 @@ from backupnimbus import __version__
 from backupnimbus.adapters.clock import SystemClock
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
+from backupnimbus.domain.backup_job import BackupJob
 from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.notify_outcome import NotifyOutcome
 from backupnimbus.domain.prune_backups import PruneBackups
@@ -90,6 +91,15 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
         ),
     )
     container.register(SendMessage)
+    container.register(
+        BackupJob,
+        factory=lambda: BackupJob(
+            backup=container.resolve(RunBackup),
+            notify=container.resolve(NotifyOutcome),
+            prune=container.resolve(PruneBackups),
+            retention=config.retention,
+        ),
+    )
     container.register(
         BackupSettings,
         instance=BackupSettings(

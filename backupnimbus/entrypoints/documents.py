@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backupnimbus.domain.backup_job import JobResult
 from backupnimbus.domain.manifest_codec import manifest_document
 from backupnimbus.domain.models import BackupResult
 
@@ -23,4 +24,15 @@ def backup_result_document(result: BackupResult) -> dict[str, Any]:
             "sent": result.notification.sent,
             "error": result.notification.error,
         }
+    return document
+
+
+def job_result_document(job: JobResult) -> dict[str, Any]:
+    document = backup_result_document(job.backup)
+    if job.retention is not None:
+        from backupnimbus.entrypoints.commands.prune import prune_result_document
+
+        document["retention"] = prune_result_document(job.retention)
+    if job.retention_error is not None:
+        document["retention"] = {"status": "failed", "error": job.retention_error}
     return document

@@ -23,23 +23,43 @@ class Jobs:
         return cls(config=config, container=build_container(config, **overrides))
 
     def invoke(self, invocation: Invocation, context: Any = None) -> dict[str, Any]:
-        if invocation.action == "backup":
-            return self.backup(invocation)
-        from backupnimbus.errors import UsageInvalidError
-
-        raise UsageInvalidError([f"action {invocation.action!r} is not available yet"])
+        if invocation.action == "verify":
+            return self.verify(invocation)
+        if invocation.action == "prune":
+            return self.prune()
+        return self.backup(invocation)
 
     def backup(self, invocation: Invocation) -> dict[str, Any]:
+        from backupnimbus.domain.backup_job import BackupJob
         from backupnimbus.domain.models import BackupRequest
-        from backupnimbus.domain.run_backup import RunBackup
-        from backupnimbus.entrypoints.documents import backup_result_document
+        from backupnimbus.entrypoints.documents import job_result_document
 
+        compress = (
+            self.config.backup_compress if invocation.compress is None else invocation.compress
+        )
         request = BackupRequest(
             name=invocation.name or self.config.backup_name,
-            compress=self.config.backup_compress
-            if invocation.compress is None
-            else invocation.compress,
+            compress=compress,
             timestamp=invocation.timestamp,
         )
-        result = self.container.resolve(RunBackup).run(request=request)
-        return backup_result_document(result)
+        return job_result_document(self.container.resolve(BackupJob).run(request=request))
+
+    def verify(self, invocation: Invocation) -> dict[str, Any]:
+        from backupnimbus.domain.list_backups import ListBackups, latest_complete
+        from backupnimbus.domain.verify_backup import VerifyBackup
+        from backupnimbus.entrypoints.commands.verify import verified_document
+
+        key = invocation.key
+        if key is None:
+            records = self.container.resolve(ListBackups).run(
+                name=invocation.name or self.config.backup_name
+            )
+            key = latest_complete(records).key
+        return verified_document(self.container.resolve(VerifyBackup).run(key=key))
+
+    def prune(self) -> dict[str, Any]:
+        from backupnimbus.domain.prune_backups import PruneBackups
+        from backupnimbus.entrypoints.commands.prune import prune_result_document
+
+        result = self.container.resolve(PruneBackups).run(policy=self.config.retention)
+        return prune_result_document(result)

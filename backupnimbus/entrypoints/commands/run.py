@@ -7,7 +7,12 @@ from backupnimbus.entrypoints.arguments import backup_name, iso_timestamp
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("run", help="back up the configured MongoDB now")
+    parser = commands.add_parser(
+        "run",
+        help="back up the configured MongoDB now",
+        description="Dumps MongoDB into the store, writes the manifest, applies RETENTION_KEEP_* "
+        "when set, and mails the outcome when notifications are on.",
+    )
     parser.add_argument("--name", type=backup_name, help="backup set name (default: BACKUP_NAME)")
     parser.add_argument("--no-compress", action="store_true", help="store the archive without gzip")
     parser.add_argument("--timestamp", type=iso_timestamp, help="ISO 8601 time for the key")
@@ -16,26 +21,33 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from backupnimbus.domain.models import BackupRequest
-    from backupnimbus.domain.run_backup import RunBackup
     from backupnimbus.entrypoints.bootstrap import bootstrap
-    from backupnimbus.entrypoints.documents import backup_result_document
+    from backupnimbus.entrypoints.jobs import Jobs
+    from backupnimbus.entrypoints.lambda_events import Invocation
 
     config, container = bootstrap()
-    request = BackupRequest(
-        name=args.name or config.backup_name,
-        compress=config.backup_compress and not args.no_compress,
-        timestamp=args.timestamp,
+    invocation = Invocation(
+        name=args.name, compress=False if args.no_compress else None, timestamp=args.timestamp
     )
-    result = container.resolve(RunBackup).run(request=request)
-    return backup_result_document(result)
+    return Jobs(config=config, container=container).backup(invocation)
 
 
 def render(document: dict[str, Any]) -> str:
-    return (
-        f"Backup complete: {document['key']}\n"
-        f"  size      {document['size']} bytes\n"
-        f"  sha256    {document['sha256']}\n"
-        f"  duration  {document['duration_s']} s\n"
-        f"  manifest  {document['manifest_key']}"
-    )
+    lines = [
+        f"Backup complete: {document['key']}",
+        f"  size      {document['size']} bytes",
+        f"  sha256    {document['sha256']}",
+        f"  duration  {document['duration_s']} s",
+        f"  manifest  {document['manifest_key']}",
+    ]
+    notification = document.get("notification")
+    if notification is not None:
+        sent = "sent" if notification["sent"] else f"NOT sent: {notification['error']}"
+        lines.append(f"  e-mail    {sent}")
+    retention = document.get("retention")
+    if retention is not None:
+        if retention.get("status") == "failed":
+            lines.append(f"  retention FAILED: {retention['error']}")
+        else:
+            lines.append(f"  retention deleted {retention['counts']['deleted']} old backup(s)")
+    return "\n".join(lines)

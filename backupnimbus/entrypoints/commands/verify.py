@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import backup_name
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.verify_backup import CheckedArchive
+    from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport
 
 
 def register(commands: Any) -> None:
@@ -48,12 +48,15 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
     if args.latest:
         name = args.name or config.backup_name
         key = latest_complete(container.resolve(ListBackups).run(name=name)).key
-    report = container.resolve(VerifyBackup).run(key=key)
+    return verified_document(container.resolve(VerifyBackup).run(key=key))
+
+
+def verified_document(report: VerificationReport) -> dict[str, Any]:
     return {
         "status": "verified",
         "key": report.key,
         "manifest_sha256": report.manifest.sha256,
-        **_checked_document(report.checked),
+        **checked_document(report.checked),
     }
 
 
@@ -72,10 +75,10 @@ def _verify_file(path: Path) -> dict[str, Any]:
         raise UsageInvalidError([f"--file {path}: {exc.strerror or exc}"]) from None
     with handle:
         checked = check_stream(stream=handle)
-    return {"status": "verified", "file": str(path), **_checked_document(checked)}
+    return {"status": "verified", "file": str(path), **checked_document(checked)}
 
 
-def _checked_document(checked: CheckedArchive) -> dict[str, Any]:
+def checked_document(checked: CheckedArchive) -> dict[str, Any]:
     archive = checked.archive
     return {
         "size": checked.size,

@@ -1,0 +1,121 @@
+"""BackupJob with fakes: the backup alone decides the outcome; mail and retention only report."""
+
+from __future__ import annotations
+
+import pytest
+import tenacity
+
+from backupnimbus.adapters.memory import (
+    FakeClock,
+    FakeDumpRunner,
+    InMemoryObjectStore,
+    RecordingMailer,
+)
+from backupnimbus.adapters.retrying import RetryPolicy
+from backupnimbus.domain.backup_job import BackupJob
+from backupnimbus.domain.models import BackupRequest
+from backupnimbus.domain.retention import RetentionPolicy
+from backupnimbus.entrypoints.config import Config, NotificationConfig
+from backupnimbus.entrypoints.container import build_container
+from backupnimbus.errors import BackupNimbusError, DumpFailedError
+
+NO_WAIT = RetryPolicy(wait=tenacity.wait_none())
+
+
+def _job(
+    *,
+    dumps: FakeDumpRunner | None = None,
+    store: InMemoryObjectStore | None = None,
+    mailer: RecordingMailer | None = None,
+    retention: RetentionPolicy | None = None,
+) -> tuple[BackupJob, InMemoryObjectStore, RecordingMailer]:
+    store = store or InMemoryObjectStore()
+    mailer = mailer or RecordingMailer(recipients=("ops@example.com",))
+    config = Config(
+        mongo_uri="mongodb://u:pw@db:27017/",
+        notifications=NotificationConfig(
+            enabled=True, sender="b@example.com", recipients=("ops@example.com",)
+        ),
+        retention=retention or RetentionPolicy(),
+    )
+    container = build_container(
+        config, dump_runner=dumps or FakeDumpRunner(data=b"archive" * 100), object_store=store,
+        mailer=mailer, clock=FakeClock(), retry=NO_WAIT,
+    )  # fmt: skip
+    return container.resolve(BackupJob), store, mailer
+
+
+def test_success_mails_the_key_and_sha256() -> None:
+    job, store, mailer = _job()
+
+    result = job.run(request=BackupRequest(name="nightly"))
+
+    assert result.backup.notification is not None
+    assert result.backup.notification.sent
+    [email] = mailer.sent
+    assert "succeeded" in email.subject
+    assert result.backup.manifest.key in email.text
+    assert result.backup.manifest.sha256 in email.text
+    assert result.backup.manifest.key in store.objects
+
+
+def test_a_failed_backup_is_mailed_then_raised() -> None:
+    job, store, mailer = _job(dumps=FakeDumpRunner(data=b"x" * 5000, fail_after=100))
+
+    with pytest.raises(DumpFailedError) as caught:
+        job.run(request=BackupRequest(name="nightly"))
+
+    [email] = mailer.sent
+    assert "failed" in email.subject
+    assert "DUMP_ERROR" in email.text
+    assert caught.value.details["notification"] == {"sent": True, "error": None}
+    assert store.objects == {}
+
+
+def test_a_mail_failure_never_turns_a_good_backup_into_a_failure() -> None:
+    job, store, _ = _job(mailer=RecordingMailer(fail=True))
+
+    result = job.run(request=BackupRequest(name="nightly"))
+
+    assert result.backup.notification is not None
+    assert not result.backup.notification.sent
+    assert "fake mailer is down" in (result.backup.notification.error or "")
+    assert result.backup.manifest.key in store.objects
+
+
+def test_a_mail_failure_never_hides_a_failed_backup() -> None:
+    job, _, _ = _job(
+        dumps=FakeDumpRunner(data=b"x" * 5000, fail_after=10), mailer=RecordingMailer(fail=True)
+    )
+
+    with pytest.raises(DumpFailedError) as caught:
+        job.run(request=BackupRequest(name="nightly"))
+
+    assert caught.value.details["notification"]["sent"] is False
+
+
+def test_retention_runs_after_a_good_backup_and_its_failure_is_only_reported() -> None:
+    store = InMemoryObjectStore()
+    job, _, _ = _job(store=store, retention=RetentionPolicy(last=1))
+    first = job.run(request=BackupRequest(name="nightly"))
+
+    second = job.run(request=BackupRequest(name="nightly"))
+
+    assert second.retention is not None
+    assert [gone.key for gone in second.retention.deleted] == [first.backup.manifest.key]
+    assert first.backup.manifest.key not in store.objects
+    assert second.backup.manifest.key in store.objects
+
+
+def test_an_unexpected_exception_is_wrapped_mailed_and_raised() -> None:
+    class ExplodingStore(InMemoryObjectStore):
+        def exists(self, *, key: str) -> bool:
+            raise RuntimeError("disk on fire")
+
+    job, _, mailer = _job(store=ExplodingStore())
+
+    with pytest.raises(BackupNimbusError, match="Unexpected failure: RuntimeError") as caught:
+        job.run(request=BackupRequest(name="nightly"))
+
+    assert type(caught.value) is BackupNimbusError
+    assert "failed" in mailer.sent[0].subject
