@@ -92,3 +92,11 @@ class RestoreFailedError(BackupNimbusError):
 class DeadlineExceededError(BackupNimbusError):
     code = "TIMEOUT"
     http_status = 504
+
+
+class SecretUnavailableError(BackupNimbusError):
+    """A secret reference could not be read for a reason that may pass (throttling, an outage,
+    the network): running again may succeed, unlike a missing parameter (CONFIG_ERROR)."""
+
+    code = "SECRET_ERROR"
+    http_status = 503

@@ -153,6 +153,12 @@ class MongodumpStream:
     def namespaces(self) -> Mapping[str, int]:
         return dict(self._counts)
 
+    def stop(self) -> None:
+        """Kills mongodump from any thread. A blocked `read` then reaches the end of the pipe and
+        raises DumpFailedError (killed), so a partial archive never passes for a whole one."""
+        if self._process.poll() is None:
+            self._process.kill()
+
     def close(self) -> None:
         """Stops mongodump if it still runs, and reaps it. Safe to call more than once."""
         if self._process.poll() is None:

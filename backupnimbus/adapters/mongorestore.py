@@ -65,7 +65,7 @@ class MongorestoreRestorer:
                 output.join()
         if process.returncode != 0:
             raise RestoreFailedError(
-                f"mongorestore failed with exit code {process.returncode}",
+                f"mongorestore failed with exit code {process.returncode}{output.last_words()}",
                 details={**output.details(), "target_hosts": list(self._hosts)},
             )
         return RestoreReport(
@@ -118,13 +118,11 @@ def _feed(stream: Readable, process: subprocess.Popen[bytes]) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    # Killed, not terminated: on SIGTERM mongorestore waits for the rest of its stdin, and
+    # that rest must never come (a restore being abandoned must not finish).
     if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.kill()
+        process.wait()
     if process.stdin is not None:
         with contextlib.suppress(BrokenPipeError):
             process.stdin.close()
@@ -147,6 +145,10 @@ class _Output:
 
     def join(self) -> None:
         self._reader.join(timeout=10)
+
+    def last_words(self) -> str:
+        """': <its last line>', without the timestamp mongorestore puts first; or ''."""
+        return f": {self.tail[-1].split(chr(9), 1)[-1]}" if self.tail else ""
 
     def details(self) -> dict[str, object]:
         return {"exit_code": self._process.returncode, "stderr_tail": list(self.tail)}

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ARCHIVE_MAGIC = b"\x6d\xe2\x99\x81"
+_CHECK_AFTER_FAILURE = 1024**3
 _STOPPED = (
     "The restore was stopped before the archive's end, but documents already written stay in "
     "the target."
@@ -88,26 +89,26 @@ class RestoreBackup:
         if request.file is not None:
             file = request.file
             return self._restore(request, file.stream, manifest=None, label=file.path)
-        manifest = self._manifest(request)
+        key, manifest = self._manifest(request)
         if manifest.encrypted:
             raise UsageInvalidError(
-                [f"{manifest.key} is encrypted; restoring encrypted backups is not supported yet"]
+                [f"{key} is encrypted; restoring encrypted backups is not supported yet"]
             )
-        with self.store.open_read(key=manifest.key) as stream:
-            return self._restore(request, stream, manifest=manifest, label=manifest.key)
+        with self.store.open_read(key=key) as stream:
+            return self._restore(request, stream, manifest=manifest, label=key)
 
-    def _manifest(self, request: RestoreRequest) -> Manifest:
+    def _manifest(self, request: RestoreRequest) -> tuple[str, Manifest]:
         if request.latest:
             record = latest_complete(self.backups.run(name=request.name))
             assert record.manifest is not None, "latest_complete returns complete backups"
-            return record.manifest
+            return record.key, record.manifest
         assert request.key is not None
         key = request.key
         if not self.store.exists(key=key):
             raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
         try:
             with self.store.open_read(key=manifest_key(key)) as stream:
-                return decode_manifest(stream.read())
+                return key, decode_manifest(stream.read())
         except BackupNotFoundError:
             raise VerificationFailedError(
                 f"Backup {key} is incomplete: it has no manifest, so it cannot be verified and "
@@ -138,8 +139,9 @@ class RestoreBackup:
                 stream=reader, compressed=compressed, options=request.options
             )
         except RestoreFailedError as failure:
-            if manifest is not None:
-                # A corrupt archive explains a failed restore best, so check before reporting.
+            # A corrupt archive explains a failed restore best, so check the rest of it first,
+            # unless that means a long download just to word the error.
+            if manifest is not None and manifest.size - reader.size <= _CHECK_AFTER_FAILURE:
                 try:
                     reader.drain()
                 except VerificationFailedError as corrupt:
@@ -151,7 +153,7 @@ class RestoreBackup:
         # still covers every byte.
         reader.drain()
         result = RestoreResult(
-            key=manifest.key if manifest else None,
+            key=label if manifest else None,
             file=request.file.path if request.file else None,
             target_hosts=report.target_hosts,
             namespaces=_namespaces(report, manifest, dry_run=dry_run),

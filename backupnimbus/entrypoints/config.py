@@ -106,7 +106,7 @@ def load_config(
     raw: dict[str, Any] = {"in_lambda": in_lambda}
 
     uri = reader.secret("MONGO_URI")
-    if uri is None and require_mongo:
+    if uri is None and require_mongo and "MONGO_URI" not in environ:  # else already reported
         reader.problem("MONGO_URI is required: a base64-encoded mongodb:// or mongodb+srv:// URI")
     elif uri is not None and not uri.startswith(("mongodb://", "mongodb+srv://")):
         reader.problem("MONGO_URI must decode to a URI starting with mongodb:// or mongodb+srv://")
@@ -247,6 +247,9 @@ class _Reader:
             value = self._secrets.reveal(name=name)
         except ValueError as exc:
             self.problem(f"{exc}; encode it with: printf %s 'value' | base64 -w0")
+            return None
+        except ConfigInvalidError as exc:  # a secret reference that names nothing readable
+            self.problems.extend(exc.problems)
             return None
         if value is not None and not value.strip():
             self.problem(f"{name} decodes to an empty value")
