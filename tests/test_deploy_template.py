@@ -1,0 +1,534 @@
+"""deploy/template.yaml and the Dockerfile: the linters pass (and would catch a mistake), and the
+template, rendered for real parameter values, deploys what docs/deploy.md promises."""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+
+from backupnimbus.adapters.env_secrets import Base64EnvSecrets
+from backupnimbus.entrypoints.config import load_config
+from tests.support.servers import REPO, venv_script
+
+TEMPLATE = REPO / "deploy" / "template.yaml"
+DOCKERFILE = REPO / "Dockerfile"
+REQUIRED = {
+    "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/backupnimbus:0.1.0",
+    "MongoUri": "mongodb+srv://backup:s3cret@cluster0.example.net/shop",
+    "BucketName": "acme-mongo-backups",
+}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "backupnimbus",
+}
+S3_ACTIONS_ALLOWED = {
+    "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject",
+}  # fmt: skip
+OBJECTS = "arn:aws:s3:::acme-mongo-backups/backups/*"
+NO_VALUE = object()
+
+
+# --- the linters -------------------------------------------------------------------------------
+
+
+def lint_commands() -> str:
+    """The commands `make lint` would run, without running them."""
+    shown = subprocess.run(
+        ["make", "-n", "lint"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return shown.stdout
+
+
+def test_make_lint_runs_hadolint_and_cfn_lint_on_the_shipped_files() -> None:
+    commands = lint_commands()
+
+    assert re.search(r"hadolint\S* Dockerfile", commands)
+    assert re.search(r"cfn-lint\S* .*deploy/template\.yaml", commands)
+
+
+def test_cfn_lint_passes_on_the_template_and_fails_on_a_broken_reference(tmp_path: Path) -> None:
+    clean = subprocess.run([venv_script("cfn-lint"), str(TEMPLATE)], capture_output=True, text=True)
+    broken = tmp_path / "template.yaml"
+    text = TEMPLATE.read_text()
+    broken.write_text(text.replace("!GetAtt DeadLetterQueue.Arn", "!GetAtt DeadLetterQ.Arn", 1))
+    caught = subprocess.run([venv_script("cfn-lint"), str(broken)], capture_output=True, text=True)
+
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert caught.returncode != 0
+    assert "DeadLetterQ" in caught.stdout
+
+
+def test_hadolint_passes_on_the_dockerfile_and_fails_on_an_unpinned_base(tmp_path: Path) -> None:
+    clean = subprocess.run(
+        [venv_script("hadolint"), str(DOCKERFILE)], capture_output=True, text=True
+    )
+    unpinned = tmp_path / "Dockerfile"
+    unpinned.write_text(DOCKERFILE.read_text().replace("FROM golang:1.26 ", "FROM golang ", 1))
+    caught = subprocess.run(
+        [venv_script("hadolint"), str(unpinned)], capture_output=True, text=True
+    )
+
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert caught.returncode != 0
+    assert "DL3006" in caught.stdout
+
+
+def test_the_image_build_context_leaves_secrets_and_the_virtualenv_out() -> None:
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    copied = {
+        source
+        for line in DOCKERFILE.read_text().splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for source in line.split()[1:-1]
+        if not source.startswith("--")
+    }
+
+    allowed = {line[1:].rstrip("/") for line in ignored if line.startswith("!")}
+    assert "*" in ignored  # deny by default, so a new file never leaks into an image
+    assert copied <= allowed, copied - allowed
+    assert not {".env", ".venv", "tests", "backups"} & allowed
+
+
+# --- rendering the template as CloudFormation would --------------------------------------------
+
+
+class Rendered:
+    """The template with parameters substituted, conditions decided, Fn::If resolved and
+    AWS::NoValue removed; references to resources stay as {"Ref": ...} / {"Fn::GetAtt": ...}."""
+
+    def __init__(self, overrides: Mapping[str, str]) -> None:
+        self.template = cfn_yaml.load(str(TEMPLATE))
+        declared = self.template["Parameters"]
+        unknown = set(overrides) - set(declared)
+        assert not unknown, f"not parameters of the template: {unknown}"
+        self.params = {
+            name: str(overrides.get(name, REQUIRED.get(name, spec.get("Default"))))
+            for name, spec in declared.items()
+        }
+        for name, spec in declared.items():
+            pattern = spec.get("AllowedPattern")
+            if pattern and spec["Type"] == "String":
+                assert re.match(pattern, self.params[name]), f"{name} rejected by the template"
+            if "AllowedValues" in spec:
+                assert self.params[name] in {str(v) for v in spec["AllowedValues"]}, name
+        self.conditions: dict[str, bool] = {}
+        for name in self.template["Conditions"]:
+            self.condition(name)
+        self.resources = {
+            name: self.resolve(body)
+            for name, body in self.template["Resources"].items()
+            if "Condition" not in body or self.conditions[body["Condition"]]
+        }
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.resolve(self.template["Conditions"][name]))
+        return self.conditions[name]
+
+    def props(self, name: str) -> Any:
+        return self.resources[name]["Properties"]
+
+    def of_type(self, kind: str) -> dict[str, Any]:
+        return {name: body for name, body in self.resources.items() if body["Type"] == kind}
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            items = [self.resolve(item) for item in node]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, value), = node.items()  # fmt: skip
+            resolved = self._function(key, value)
+            if resolved is not None:
+                return resolved
+        fields = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in fields.items() if value is not NO_VALUE}
+
+    def _function(self, key: str, value: Any) -> Any:
+        if key == "Ref":
+            if value == "AWS::NoValue":
+                return NO_VALUE
+            if value in PSEUDO:
+                return PSEUDO[value]
+            if value in self.params:
+                declared = self.template["Parameters"][value]["Type"]
+                text = self.params[value]
+                return text.split(",") if declared == "CommaDelimitedList" else text
+            return {"Ref": value}
+        if key == "Fn::If":
+            name, yes, no = value
+            return self.resolve(yes if self.condition(name) else no)
+        if key == "Condition":
+            return self.condition(value)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(v) for v in value)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self.resolve(value[0])
+        if key == "Fn::Or":
+            return any(self.resolve(v) for v in value)
+        if key == "Fn::And":
+            return all(self.resolve(v) for v in value)
+        if key == "Fn::Base64":
+            return base64.b64encode(str(self.resolve(value)).encode()).decode()
+        if key == "Fn::Join":
+            separator, parts = value
+            return separator.join(str(p) for p in self.resolve(parts))
+        if key == "Fn::Split":
+            separator, text = value
+            return str(self.resolve(text)).split(separator)
+        if key == "Fn::Select":
+            index, items = value
+            return self.resolve(items)[int(index)]
+        if key == "Fn::Sub":
+            text, raw = (value, {}) if isinstance(value, str) else value
+            names = {k: self.resolve(v) for k, v in raw.items()}
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in names:
+                    return str(names[name])
+                if name in PSEUDO:
+                    return PSEUDO[name]
+                if name in self.params:
+                    return self.params[name]
+                return "${" + name + "}"  # a resource attribute, known only at deploy time
+
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+        return None
+
+
+def statements(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM statement the stack creates, with the resource that holds it."""
+    for name, body in rendered.of_type("AWS::IAM::ManagedPolicy").items():
+        for statement in body["Properties"]["PolicyDocument"]["Statement"]:
+            yield name, statement
+    for name, body in rendered.of_type("AWS::IAM::Role").items():
+        for policy in body["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(rendered: Rendered, action: str) -> list[dict[str, Any]]:
+    allowed = (s for _, s in statements(rendered) if s["Effect"] == "Allow")
+    return [s for s in allowed if action in as_list(s["Action"])]
+
+
+# --- what a user deploys -----------------------------------------------------------------------
+
+
+def test_the_schedule_invokes_the_function_and_may_do_so() -> None:
+    stack = Rendered({})
+
+    rule = stack.props("BackupSchedule")
+    permission = stack.props("BackupSchedulePermission")
+
+    assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"  # daily by default
+    assert rule["State"] == "ENABLED"
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": ["BackupFunction", "Arn"]}]
+    assert "Input" not in rule["Targets"][0]  # the handler receives the real Scheduled Event
+    assert permission["FunctionName"] == {"Ref": "BackupFunction"}
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["BackupSchedule", "Arn"]}
+
+
+def test_a_failed_invocation_lands_in_the_dead_letter_queue_and_alarms() -> None:
+    stack = Rendered({})
+    queue = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+    invoke = stack.props("BackupFunction")["EventInvokeConfig"]
+    send = granted(stack, "sqs:SendMessage")
+    alarm = stack.props("DeadLetterQueueAlarm")
+
+    assert invoke["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": queue}
+    assert stack.resources["DeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    assert any(s["Resource"] == queue for s in send)  # the function role may deliver it
+    assert stack.props("BackupSchedule")["Targets"][0]["DeadLetterConfig"]["Arn"] == queue
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
+    ]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+
+
+def test_alarms_on_errors_and_on_no_success_for_26_hours_notify_the_topic() -> None:
+    stack = Rendered({"AlarmEmail": "oncall@example.com"})
+
+    errors = stack.props("FunctionErrorsAlarm")
+    silence = stack.props("NoRecentSuccessAlarm")
+    subscription = stack.props("AlarmEmailSubscription")
+
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "BackupFunction"}}]
+    assert errors["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert (silence["Namespace"], silence["MetricName"]) == ("BackupNimbus", "BackupSuccess")
+    assert silence["Dimensions"] == [{"Name": "BackupName", "Value": "mongodb"}]
+    assert int(silence["Period"]) * int(silence["EvaluationPeriods"]) == 26 * 3600
+    assert silence["DatapointsToAlarm"] == silence["EvaluationPeriods"]
+    assert silence["TreatMissingData"] == "breaching"  # no backup at all must alarm too
+    for alarm in stack.of_type("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert subscription["Endpoint"] == "oncall@example.com"
+    # The topic policy replaces SNS's default one, so the alarms must be named in it.
+    (publish,) = stack.props("AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Resource"] == {"Ref": "AlarmTopic"}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"RetentionKeepDaily": "7", "KmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/abc-1"},
+        {"NotificationSender": "backups@example.com", "NotificationRecipients": "a@example.com"},
+        {"ScheduledRunner": "fargate", "FargateSubnetIds": "subnet-0123456789abcdef0"},
+        {"BackupPrefix": "", "CreateBucket": "false", "RetentionKeepLast": "3"},
+    ],
+)
+def test_no_s3_permission_reaches_beyond_the_prefix(overrides: dict[str, str]) -> None:
+    stack = Rendered(overrides)
+    prefix = stack.params["BackupPrefix"]
+    objects = f"arn:aws:s3:::acme-mongo-backups/{prefix}*"
+
+    s3 = [
+        (holder, s) for holder, s in statements(stack)
+        if any(a.startswith("s3:") for a in as_list(s["Action"]))
+    ]  # fmt: skip
+
+    assert s3
+    for holder, statement in s3:
+        actions = set(as_list(statement["Action"]))
+        resources = as_list(statement["Resource"])
+        assert holder == "BackupAccessPolicy"
+        assert actions <= S3_ACTIONS_ALLOWED, actions
+        assert "*" not in resources
+        if actions == {"s3:ListBucket"}:
+            assert resources == ["arn:aws:s3:::acme-mongo-backups"]
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": f"{prefix}*"}}
+        else:
+            assert resources == [objects]
+
+
+def test_delete_is_granted_only_when_a_retention_rule_is_set() -> None:
+    without = Rendered({})
+    keep_weekly = Rendered({"RetentionKeepWeekly": "4"})
+
+    assert granted(without, "s3:DeleteObject") == []
+    deletes = granted(keep_weekly, "s3:DeleteObject")
+    assert [d["Resource"] for d in deletes] == [OBJECTS]
+    assert granted(keep_weekly, "s3:DeleteObjectVersion") == []  # versions stay recoverable
+    for rule in ("Last", "Hourly", "Daily", "Monthly", "Yearly"):
+        assert granted(Rendered({f"RetentionKeep{rule}": "1"}), "s3:DeleteObject")
+
+
+def test_mail_may_only_be_sent_as_the_sender_and_kms_only_with_the_key() -> None:
+    quiet = Rendered({})
+    key = "arn:aws:kms:eu-west-1:123456789012:key/abc-1"
+    loud = Rendered(
+        {
+            "NotificationSender": "backups@example.com",
+            "NotificationRecipients": "a@example.com,b@example.com",
+            "KmsKeyArn": key,
+        }
+    )
+
+    assert granted(quiet, "ses:SendEmail") == []
+    assert not [s for _, s in statements(quiet) if str(s["Action"]).startswith("kms")]
+    (mail,) = granted(loud, "ses:SendRawEmail")
+    assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": "backups@example.com"}}
+    (kms,) = granted(loud, "kms:GenerateDataKey")
+    assert kms["Resource"] == key
+    assert "kms:Decrypt" in kms["Action"]  # S3 needs it to complete an SSE-KMS multipart upload
+
+
+def test_the_created_bucket_is_private_versioned_tls_only_and_kms_encrypted() -> None:
+    stack = Rendered({})
+
+    bucket = stack.props("BackupBucket")
+    (statement,) = stack.props("BackupBucketPolicy")["PolicyDocument"]["Statement"]
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+    assert bucket["BucketName"] == "acme-mongo-backups"
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }  # fmt: skip
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny", "*", "s3:*",
+    )  # fmt: skip
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["BackupBucket", "Arn"]},
+        "${BackupBucket.Arn}/*",
+    ]
+    assert "ObjectLockConfiguration" not in bucket
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert "Transitions" not in rule
+    assert stack.resources["BackupBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_object_lock_and_glacier_transition_are_options_of_the_created_bucket() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/k"
+    stack = Rendered(
+        {"ObjectLockMode": "COMPLIANCE", "ObjectLockDays": "35", "TransitionDays": "30",
+         "KmsKeyArn": key}
+    )  # fmt: skip
+    existing = Rendered({"CreateBucket": "false", "ObjectLockMode": "COMPLIANCE"})
+
+    bucket = stack.props("BackupBucket")
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {
+        "Mode": "COMPLIANCE", "Days": "35"
+    }  # fmt: skip
+    assert rule["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": "30"}]
+    assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith("key/k")
+    assert "BackupBucket" not in existing.resources
+    assert "BackupBucketPolicy" not in existing.resources
+
+
+def lambda_environment(stack: Rendered) -> dict[str, str]:
+    return dict(stack.props("BackupFunction")["Environment"]["Variables"])
+
+
+def task_environment(stack: Rendered) -> dict[str, str]:
+    (container,) = stack.props("TaskDefinition")["ContainerDefinitions"]
+    return {pair["Name"]: pair["Value"] for pair in container["Environment"]}
+
+
+def test_the_function_environment_is_a_valid_configuration_of_the_tool() -> None:
+    stack = Rendered(
+        {
+            "RetentionKeepDaily": "7",
+            "NotificationSender": "backups@example.com",
+            "NotificationRecipients": "a@example.com,b@example.com",
+            "BackupPrefix": "prod/mongo/",
+            "BackupName": "shop",
+        }
+    )
+    # Inside Lambda the runtime adds these, plain (DESIGN §1).
+    environ = {
+        **lambda_environment(stack),
+        "AWS_LAMBDA_FUNCTION_NAME": "backupnimbus",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "plain-secret",
+        "AWS_SESSION_TOKEN": "token",
+    }
+
+    config = load_config(environ, secrets=Base64EnvSecrets(environ))
+
+    assert config.mongo_uri == REQUIRED["MongoUri"]
+    assert config.bucket == "acme-mongo-backups"
+    assert (config.backup_prefix, config.backup_name) == ("prod/mongo/", "shop")
+    assert config.notifications.enabled
+    assert config.notifications.sender == "backups@example.com"
+    assert config.notifications.recipients == ("a@example.com", "b@example.com")
+    assert config.retention.daily == 7
+    assert config.aws_secret_access_key == "plain-secret"
+    assert "AWS_REGION" not in lambda_environment(stack)  # reserved: Lambda would refuse it
+
+
+def test_optional_settings_are_left_out_rather_than_set_empty() -> None:
+    environ = lambda_environment(Rendered({}))
+
+    assert "" not in environ.values()
+    assert not {"NOTIFICATION_SENDER_EMAIL", "AGE_RECIPIENTS", "S3_SSE", "S3_KMS_KEY_ID"} & set(
+        environ
+    )
+    assert environ["NOTIFICATIONS_ENABLED"] == "false"
+    load_config(
+        {**environ, "AWS_LAMBDA_FUNCTION_NAME": "f"}, secrets=Base64EnvSecrets(environ)
+    )  # no ConfigInvalidError
+
+
+def test_encryption_settings_reach_the_environment() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/abc-1"
+    recipients = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"
+
+    environ = lambda_environment(Rendered({"KmsKeyArn": key, "AgeRecipients": recipients}))
+
+    assert (environ["S3_SSE"], environ["S3_KMS_KEY_ID"]) == ("aws:kms", key)
+    assert environ["AGE_RECIPIENTS"] == recipients
+
+
+def test_fargate_runs_the_same_image_with_the_cli_the_same_policy_and_environment() -> None:
+    stack = Rendered(
+        {
+            "ScheduledRunner": "fargate",
+            "FargateSubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+            "RetentionKeepLast": "10",
+            "Architecture": "arm64",
+        }
+    )
+
+    task = stack.props("TaskDefinition")
+    (container,) = task["ContainerDefinitions"]
+    schedule = stack.props("FargateSchedule")
+    ecs = schedule["Target"]["EcsParameters"]
+    task_env = task_environment(stack)
+    config = load_config(task_env, secrets=Base64EnvSecrets(task_env))
+
+    assert "BackupSchedule" not in stack.resources  # one scheduled runner, not two backups
+    assert container["Image"] == REQUIRED["ImageUri"]
+    assert container["Command"] == ["run"]
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+    assert stack.props("BackupFunction")["Architectures"] == ["arm64"]
+    assert "EphemeralStorage" not in task  # streaming: the default task storage is plenty
+    assert stack.props("TaskRole")["ManagedPolicyArns"] == [{"Ref": "BackupAccessPolicy"}]
+    assert stack.props("FunctionRole")["ManagedPolicyArns"] == [{"Ref": "BackupAccessPolicy"}]
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+    assert ecs["TaskDefinitionArn"] == {"Ref": "TaskDefinition"}
+    assert ecs["LaunchType"] == "FARGATE"
+    assert ecs["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == [
+        "subnet-0123456789abcdef0", "subnet-0123456789abcdef1"
+    ]  # fmt: skip
+    assert {k: v for k, v in task_env.items() if k != "AWS_REGION"} == lambda_environment(stack)
+    assert config.retention.last == 10
+    assert not config.in_lambda
+    failure = stack.props("FargateFailureRule")
+    assert failure["Targets"][0]["Arn"] == {"Ref": "AlarmTopic"}
+    assert failure["EventPattern"]["detail"]["lastStatus"] == ["STOPPED"]
+    publishers = stack.props("AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    assert {"Service": "events.amazonaws.com"} in [p["Principal"] for p in publishers]
+
+
+def test_the_execution_role_may_pull_only_the_images_repository() -> None:
+    stack = Rendered({"ScheduledRunner": "fargate", "FargateSubnetIds": "subnet-0123456789abcdef0"})
+
+    pulls = granted(stack, "ecr:BatchGetImage")
+
+    assert [p["Resource"] for p in pulls] == [
+        "arn:aws:ecr:eu-west-1:123456789012:repository/backupnimbus"
+    ]
+
+
+def test_docs_walk_through_every_parameter_without_a_default() -> None:
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    template = cfn_yaml.load(str(TEMPLATE))
+
+    required = [n for n, spec in template["Parameters"].items() if "Default" not in spec]
+
+    assert sorted(required) == sorted(REQUIRED)
+    for name in required:
+        assert name in docs

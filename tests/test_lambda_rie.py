@@ -1,0 +1,287 @@
+"""The image's entry script, for real, without Docker.
+
+Inside Lambda: aws-lambda-rie (the AWS Lambda Runtime Interface Emulator, built from its Go
+module by scripts/build-lambda-rie) runs docker/entrypoint, which starts the runtime client
+awslambdaric with the handler, exactly as the image does; events are POSTed to its invocation
+endpoint. Outside Lambda: the same script runs the CLI. Both back up SecantusDB into moto S3 with
+the real mongodump.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from tests.support.servers import REPO, Secantus, free_port
+from tests.test_lambda_handler import SCHEDULED_EVENT
+
+ENTRYPOINT = REPO / "docker" / "entrypoint"
+HANDLER = "backupnimbus.entrypoints.lambda_handler.handler"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# The venv's interpreter first on PATH, as the image puts its virtualenv first: the entry script
+# runs `python3` from PATH.
+PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+@pytest.fixture(scope="session")
+def lambda_rie() -> Path:
+    configured = os.environ.get("LAMBDA_RIE")
+    if configured:
+        binary = Path(configured)
+    else:
+        built = subprocess.run(
+            [str(REPO / "scripts" / "build-lambda-rie")], capture_output=True, text=True
+        )
+        if built.returncode != 0:
+            pytest.fail(
+                "scripts/build-lambda-rie could not build aws-lambda-rie:\n" + built.stderr[-2000:],
+                pytrace=False,
+            )
+        binary = Path(built.stdout.strip().splitlines()[-1])
+    if not os.access(binary, os.X_OK):
+        pytest.fail(
+            f"{binary} is not an executable aws-lambda-rie; run `make tools`", pytrace=False
+        )
+    return binary
+
+
+class Emulator:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url = url
+        self.log = log
+
+    def invoke(self, event: Any) -> dict[str, Any]:
+        # Always the emulator's http:// loopback URL built above, never user input.
+        request = urllib.request.Request(  # noqa: S310
+            self.url + INVOKE_PATH, data=json.dumps(event).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310
+            assert response.status == 200, self.output()
+            document: dict[str, Any] = json.loads(response.read())
+        return document
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def emulator(
+    rie: Path, env: Mapping[str, str], bootstrap: list[str], tmp_path: Path
+) -> Iterator[Emulator]:
+    """aws-lambda-rie on free loopback ports, running `bootstrap` as the Lambda runtime."""
+    port, api_port = free_port(), free_port()
+    log = tmp_path / f"rie-{port}.log"
+    # Inside Lambda the runtime, not the user, sets the reserved variables, in plain text.
+    lambda_env = {
+        **env,
+        "PATH": PATH,
+        "HOME": os.environ.get("HOME", "/root"),
+        "AWS_LAMBDA_FUNCTION_NAME": "backupnimbus",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "300",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(rie), "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
+             "--runtime-api-address", f"127.0.0.1:{api_port}", *bootstrap],
+            env=lambda_env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    running = Emulator(f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"aws-lambda-rie exited:\n{running.output()[-2000:]}", pytrace=False)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("aws-lambda-rie did not listen within 30 s", pytrace=False)
+                time.sleep(0.1)
+        yield running
+    finally:
+        # The emulator and the runtime it started share this session; end both.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def lambda_env(backup_env: dict[str, str], database: str, secantus: Secantus) -> dict[str, str]:
+    things = MongoClient[dict[str, Any]](secantus.uri)[database].things
+    things.insert_many({"n": n} for n in range(50))
+    return {**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*", "BACKUP_NAME": "nightly"}
+
+
+def stored(s3: Any, bucket: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=bucket)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def assert_complete_backup(s3: Any, bucket: str, result: dict[str, Any]) -> bytes:
+    body: bytes = s3.get_object(Bucket=bucket, Key=result["key"])["Body"].read()
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=result["manifest_key"])["Body"].read())
+    assert len(body) == result["size"]
+    assert manifest["sha256"] == hashlib.sha256(body).hexdigest() == result["sha256"]
+    return body
+
+
+@pytest.mark.parametrize(
+    "bootstrap",
+    [[str(ENTRYPOINT)], ["python3", "-m", "awslambdaric", HANDLER]],
+    ids=["entry-script", "awslambdaric"],
+)
+def test_a_scheduled_event_backs_up_through_the_lambda_runtime(
+    lambda_rie: Path,
+    lambda_env: dict[str, str],
+    bootstrap: list[str],
+    s3: Any,
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    with emulator(lambda_rie, lambda_env, bootstrap, tmp_path) as rie:
+        result = rie.invoke(SCHEDULED_EVENT)
+
+    assert result.get("status") == "success", (result, rie.output()[-3000:])
+    assert result["key"].startswith("backups/nightly/")
+    assert result["key"].endswith(".archive.gz")
+    assert_complete_backup(s3, bucket, result)
+    assert stored(s3, bucket) == sorted([result["key"], result["manifest_key"]])
+
+
+def test_a_warm_runtime_takes_a_manual_payload_after_the_schedule(
+    lambda_rie: Path, lambda_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    manual = {"name": "adhoc", "compress": False, "timestamp": "2025-04-07T10:15:30Z"}
+
+    with emulator(lambda_rie, lambda_env, [str(ENTRYPOINT)], tmp_path) as rie:
+        scheduled = rie.invoke(SCHEDULED_EVENT)
+        result = rie.invoke(manual)
+        log = rie.output()
+
+    assert scheduled.get("status") == "success", (scheduled, log[-3000:])
+    assert result["key"] == "backups/adhoc/2025/04/07/adhoc-20250407T101530Z.archive", log
+    body = assert_complete_backup(s3, bucket, result)
+    assert body[:4] == bytes.fromhex("6de29981")  # an uncompressed mongodump archive
+    assert log.count("INIT START") == 1  # the second invocation reused the warm runtime
+
+
+def test_a_failed_backup_is_a_function_error_whose_message_is_the_error_document(
+    lambda_rie: Path, lambda_env: dict[str, str], secantus: Secantus, s3: Any, bucket: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from tests.conftest import b64
+
+    password = "Pl4nted-Secret-7f3a"
+    env = {
+        **lambda_env,
+        "MONGO_URI": b64(f"mongodb://backup:{password}@127.0.0.1:{secantus.port}/"),
+        "MONGODUMP_PATH": "/nonexistent/mongodump",
+    }
+
+    with emulator(lambda_rie, env, [str(ENTRYPOINT)], tmp_path) as rie:
+        response = rie.invoke(SCHEDULED_EVENT)
+        log = rie.output()
+
+    assert response["errorType"] == "InvocationFailedError", response
+    document = json.loads(response["errorMessage"])
+    assert document["error"]["code"] == "DUMP_ERROR"
+    assert "MONGODUMP_PATH" in document["error"]["message"]
+    assert set(document["error"]) >= {"code", "message", "timestamp", "details"}
+    assert password not in json.dumps(response)
+    assert password not in log
+    assert stored(s3, bucket) == []
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_malformed_event_is_a_function_error_naming_the_problem(
+    lambda_rie: Path, lambda_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    with emulator(lambda_rie, lambda_env, [str(ENTRYPOINT)], tmp_path) as rie:
+        response = rie.invoke({"nmae": "typo"})
+
+    document = json.loads(response["errorMessage"])
+    assert document["error"]["code"] == "CONFIG_ERROR"
+    assert "unknown field" in document["error"]["message"]
+    assert stored(s3, bucket) == []
+
+
+# --- outside Lambda: `docker run --env-file .env IMAGE [ARGS]` ------------------------------------
+
+
+def entry_script(
+    args: list[str], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": PATH, "HOME": os.environ.get("HOME", "/root")}
+    return subprocess.run(
+        [str(ENTRYPOINT), *args], env={**base, **env}, cwd=cwd,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_entry_script_runs_one_backup_and_exits_outside_lambda(
+    lambda_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    done = entry_script([], lambda_env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    keys = stored(s3, bucket)
+    assert len(keys) == 2, keys
+    archive, manifest = sorted(keys, key=len)
+    assert archive.startswith("backups/nightly/")
+    assert archive.endswith(".archive.gz")
+    assert manifest == archive + ".manifest.json"
+    assert f"Backup complete: {archive}" in done.stdout
+
+
+def test_the_entry_script_passes_its_arguments_to_the_cli(
+    lambda_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    args = [
+        "run",
+        "--json",
+        "--name",
+        "adhoc",
+        "--no-compress",
+        "--timestamp",
+        "2025-04-07T10:15:30Z",
+    ]
+
+    done = entry_script(args, lambda_env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["key"] == "backups/adhoc/2025/04/07/adhoc-20250407T101530Z.archive"
+    assert_complete_backup(s3, bucket, result)
+
+
+def test_the_entry_script_reports_a_bad_configuration_with_exit_2_and_no_traceback(
+    lambda_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**lambda_env, "MONGO_URI": "not base64 at all!"}
+
+    done = entry_script([], env, tmp_path)
+
+    assert done.returncode == 2
+    assert "MONGO_URI" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
