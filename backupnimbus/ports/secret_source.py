@@ -8,6 +8,8 @@ class SecretSource(Protocol):
         """Args: name: the variable's name.
 
         Returns: the decoded value, or None when it is not set. Raises `ValueError` with a
-        message that names the variable (never its value) when it cannot be decoded.
+        message that names the variable (never its value) when it cannot be decoded,
+        `ConfigInvalidError` when it holds a reference to something that cannot be read (missing,
+        access denied), and `SecretUnavailableError` when the store stayed unreachable.
         """
         ...

@@ -1,0 +1,46 @@
+"""Backup metrics as CloudWatch Embedded Metric Format: one JSON log line that CloudWatch Logs
+turns into metrics, with no API call and no extra permission."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+NAMESPACE = "BackupNimbus"
+log = logging.getLogger("backupnimbus.metrics")
+
+
+def backup_metric_fields(
+    *, name: str, succeeded: bool, size: int, duration_s: float, at: datetime
+) -> dict[str, Any]:
+    """The members of one EMF record; the alarms in deploy/template.yaml read these metrics."""
+    return {
+        "_aws": {
+            "Timestamp": int(at.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["BackupName"]],
+                    "Metrics": [
+                        {"Name": "BackupSuccess", "Unit": "Count"},
+                        {"Name": "BackupBytes", "Unit": "Bytes"},
+                        {"Name": "BackupDuration", "Unit": "Seconds"},
+                    ],
+                }
+            ],
+        },
+        "BackupName": name,
+        "BackupSuccess": 1 if succeeded else 0,
+        "BackupBytes": size,
+        "BackupDuration": round(duration_s, 3),
+    }
+
+
+def emit_backup_metric(
+    *, name: str, succeeded: bool, size: int, duration_s: float, at: datetime
+) -> None:
+    fields = backup_metric_fields(
+        name=name, succeeded=succeeded, size=size, duration_s=duration_s, at=at
+    )
+    log.info("backup metric", extra=fields)
