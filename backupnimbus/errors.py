@@ -100,3 +100,12 @@ class SecretUnavailableError(BackupNimbusError):
 
     code = "SECRET_ERROR"
     http_status = 503
+
+
+def missing_identity(label: str, variables: str) -> VerificationFailedError:
+    """An encrypted archive with no identity to read it: the operation fails (exit 1), as a
+    wrong identity does, before anything is written anywhere."""
+    return VerificationFailedError(
+        f"{label} is age-encrypted and no identity to decrypt it is configured: set {variables}",
+        details={"reason": "no identity configured"},
+    )

@@ -128,10 +128,15 @@ def _wait_for_an_uploaded_part(s3: Any, bucket: str, process: subprocess.Popen[s
     pytest.fail("the backup never uploaded its first part")
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+@pytest.mark.parametrize(
+    ("stop", "code", "message"),
+    [(signal.SIGINT, "BACKUP_ERROR", "Interrupted"),
+     (signal.SIGTERM, "TIMEOUT", "Stopped by SIGTERM before it finished")],
+    ids=["sigint", "sigterm"],
+)  # fmt: skip
 def test_interrupted_run_aborts_its_upload(
     big_database: str, backup_env: Mapping[str, str], mongo_tools: Path, tmp_path: Path,
-    s3: Any, bucket: str, stop: signal.Signals,
+    s3: Any, bucket: str, stop: signal.Signals, code: str, message: str,
 ) -> None:  # fmt: skip
     # The dump stalls after its first part, as a slow server would, while the run is stopped.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),
@@ -151,5 +156,6 @@ def test_interrupted_run_aborts_its_upload(
             process.wait()
 
     assert process.returncode == 1, stderr
-    assert json.loads(stdout)["error"]["message"] == "Interrupted"
+    error = json.loads(stdout)["error"]
+    assert (error["code"], error["message"]) == (code, message)
     assert _bucket_contents(s3, bucket) == ([], [])

@@ -73,12 +73,19 @@ def test_missing_backup_is_not_found() -> None:
         VerifyBackup(store=InMemoryObjectStore()).run(key="backups/x/2025/04/07/x.archive.gz")
 
 
-def test_encrypted_backup_is_refused_for_now() -> None:
+def test_an_encrypted_backup_without_an_identity_fails_verification() -> None:
+    data = b"age-encryption.org/v1\n"
+    key = archive_key(prefix="backups/", name="mongodb", at=AT, compressed=True, encrypted=True)
+    manifest = Manifest(
+        name="mongodb", key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+        compressed=True, encrypted=True, started_at=AT, finished_at=AT,
+        mongodump_version="100.8.0", tool_version="0.1.0", source=SourceInfo(hosts=("db:27017",)),
+    )  # fmt: skip
     store = InMemoryObjectStore()
-    key = "backups/mongodb/2025/04/07/mongodb-20250407T101530Z.archive.gz.age"
-    store.put_bytes(key=key, data=b"age-encryption.org/v1\n")
+    store.put_bytes(key=key, data=data)
+    store.put_bytes(key=manifest_key(key), data=encode_manifest(manifest))
 
-    with pytest.raises(VerificationFailedError, match=r"encrypted \(\.age\) archives"):
+    with pytest.raises(VerificationFailedError, match="AGE_IDENTITY_FILE"):
         VerifyBackup(store=store).run(key=key)
 
 

@@ -39,8 +39,12 @@ class FakeDump:
     fail_after: int | None
     counts: dict[str, int]
     position: int = 0
+    stopped: bool = False
+    """Set by stop(); a stopped fake dump raises DumpFailedError on its next read."""
 
     def read(self, size: int, /) -> bytes:
+        if self.stopped:
+            raise DumpFailedError("fake dump was stopped", details={"at": self.position})
         end = self.position + size
         if self.fail_after is not None and end > self.fail_after:
             raise DumpFailedError("fake dump failed mid-stream", details={"at": self.fail_after})
@@ -50,6 +54,9 @@ class FakeDump:
 
     def namespaces(self) -> Mapping[str, int]:
         return dict(self.counts)
+
+    def stop(self) -> None:
+        self.stopped = True
 
 
 @attrs.define

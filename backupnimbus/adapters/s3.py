@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
+import io
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import attrs
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.errors import BackupNotFoundError, ObjectExistsError, StorageFailedError
-from backupnimbus.ports.object_store import Readable, StoredObject
+from backupnimbus.errors import (
+    BackupNimbusError,
+    BackupNotFoundError,
+    ObjectExistsError,
+    StorageFailedError,
+)
+from backupnimbus.ports.object_store import Readable, Stoppable, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,6 +49,11 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+# Set on every multipart upload, so that after a lost response the object at the key can be
+# told apart from one another writer put there.
+UPLOAD_MARKER = "backupnimbus-upload"
+# How often a wait on part uploads looks up from them to see whether the write must stop.
+_POLL_S = 0.25
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -81,49 +95,54 @@ class S3ObjectStore:
         retry: RetryPolicy,
         part_sizer: PartSizer | None = None,
         concurrency: int = 2,
+        sse: str | None = None,
+        sse_kms_key_id: str | None = None,
     ) -> None:
+        """`sse`: "AES256" or "aws:kms", asked for on every upload, with `sse_kms_key_id` (or
+        the account's default S3 key) for KMS."""
         self._client = client
         self._bucket = bucket
         self._retry = retry
         self._part_sizer = part_sizer or PartSizer()
         self._concurrency = concurrency
+        self._sse: dict[str, Any] = {}
+        if sse is not None:
+            self._sse["ServerSideEncryption"] = sse
+        if sse_kms_key_id is not None:
+            self._sse["SSEKMSKeyId"] = sse_kms_key_id
 
     def put_stream(self, *, key: str, stream: Readable) -> None:
-        created = self._call(
-            "CreateMultipartUpload",
-            lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=key),
-            key=key,
-        )
-        upload_id = created["UploadId"]
+        token = uuid.uuid4().hex
+        upload_id = self._create(key=key, token=token)
         try:
-            parts = self._upload_parts(key=key, upload_id=upload_id, stream=stream)
-            self._call(
-                "CompleteMultipartUpload",
-                lambda: self._client.complete_multipart_upload(
-                    Bucket=self._bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-                    IfNoneMatch="*",
-                ),
-                key=key,
-            )
+            parts, size = self._upload_parts(key=key, upload_id=upload_id, stream=stream)
+            self._complete(key=key, upload_id=upload_id, parts=parts, token=token, size=size)
         except BaseException:
             self._abort(key=key, upload_id=upload_id)
             raise
 
     def put_bytes(self, *, key: str, data: bytes) -> None:
-        self._call(
-            "PutObject",
-            lambda: self._client.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=data,
-                IfNoneMatch="*",
-                ContentType="application/json",
-            ),
-            key=key,
-        )
+        attempts = _Attempts()
+        try:
+            self._call(
+                "PutObject",
+                attempts.track(
+                    lambda: self._client.put_object(
+                        Bucket=self._bucket,
+                        Key=key,
+                        Body=data,
+                        IfNoneMatch="*",
+                        ContentType="application/json",
+                        **self._sse,
+                    )
+                ),
+                key=key,
+            )
+        except ObjectExistsError:
+            # A retry after a lost response finds the object its first attempt wrote.
+            if not attempts.ambiguous or not self._holds(key, data):
+                raise
+            log.warning("PutObject's response was lost, but the object is ours", extra={"key": key})
 
     def exists(self, *, key: str) -> bool:
         try:
@@ -141,9 +160,20 @@ class S3ObjectStore:
         response = self._call(
             "GetObject", lambda: self._client.get_object(Bucket=self._bucket, Key=key), key=key
         )
-        body = response["Body"]
+        body = _ResumingBody(
+            response,
+            reopen=lambda offset, etag: self._call(
+                "GetObject",
+                lambda: self._client.get_object(
+                    Bucket=self._bucket, Key=key, Range=f"bytes={offset}-", IfMatch=etag
+                ),
+                key=key,
+            ),
+            give_up=lambda exc: self._storage_error("GetObject", key, exc),
+            resumes=self._retry.attempts - 1,
+        )
         try:
-            yield body
+            yield cast(BinaryIO, body)
         finally:
             body.close()
 
@@ -165,47 +195,161 @@ class S3ObjectStore:
             key=key,
         )
 
-    def _upload_parts(self, *, key: str, upload_id: str, stream: Readable) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
-        in_flight: list[concurrent.futures.Future[dict[str, Any]]] = []
-        with concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._concurrency, thread_name_prefix="s3-part"
-        ) as pool:
-            try:
-                number = 1
-                while True:
-                    # `concurrency` parts upload while the next is read: concurrency + 1 in memory.
-                    while len(in_flight) > self._concurrency:
-                        parts.append(in_flight.pop(0).result())
-                    size = self._part_sizer.size_of(number)
-                    data = _read_part(stream, size)
-                    if not data and number > 1:
-                        break
-                    if number > S3_MAX_PARTS:
-                        raise StorageFailedError(
-                            f"The dump exceeds S3's {S3_MAX_PARTS} parts limit",
-                            details={"key": key},
-                        )
-                    in_flight.append(pool.submit(self._upload_part, key, upload_id, number, data))
-                    number += 1
-                    if len(data) < size:
-                        break
-                parts.extend(future.result() for future in in_flight)
-            except BaseException:
-                for future in in_flight:
-                    future.cancel()
-                raise
-        return parts
-
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
-        response = self._call(
-            "UploadPart",
-            lambda: self._client.upload_part(
-                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+    def _create(self, *, key: str, token: str) -> str:
+        attempts = _Attempts()
+        created = self._call(
+            "CreateMultipartUpload",
+            attempts.track(
+                lambda: self._client.create_multipart_upload(
+                    Bucket=self._bucket, Key=key, Metadata={UPLOAD_MARKER: token}, **self._sse
+                )
             ),
             key=key,
         )
+        upload_id: str = created["UploadId"]
+        if attempts.ambiguous:
+            # A lost response may have left an upload behind that nobody would ever abort.
+            self._abort_others(key=key, keep=upload_id)
+        return upload_id
+
+    def _abort_others(self, *, key: str, keep: str) -> None:
+        """Aborts every open upload of exactly `key` but `keep`.
+
+        S3 cannot say which of them the lost response created. A key names one backup to the
+        second, so the others are strays, or a concurrent run for the same key, which could
+        not have won the key anyway (and now fails cleanly a little sooner).
+        """
+        try:
+            listed = self._call(
+                "ListMultipartUploads",
+                lambda: self._client.list_multipart_uploads(Bucket=self._bucket, Prefix=key),
+                key=key,
+            )
+        except BackupNimbusError:
+            log.exception(
+                "could not list the uploads a lost response may have left", extra={"key": key}
+            )
+            return
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") == key and upload.get("UploadId") != keep:
+                log.warning("aborting a stray multipart upload", extra={"key": key})
+                self._abort(key=key, upload_id=upload["UploadId"])
+
+    def _upload_parts(
+        self, *, key: str, upload_id: str, stream: Readable
+    ) -> tuple[list[dict[str, Any]], int]:
+        parts: list[dict[str, Any]] = []
+        size = 0
+        in_flight: list[concurrent.futures.Future[dict[str, Any]]] = []
+        # Set when the upload is given up: part retries stop, and their back-off sleeps end.
+        abandoned = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._concurrency, thread_name_prefix="s3-part"
+        )
+        try:
+            number = 1
+            while True:
+                # `concurrency` parts upload while the next is read: concurrency + 1 in memory.
+                while len(in_flight) > self._concurrency:
+                    parts.append(_next_done(in_flight, stream))
+                part_size = self._part_sizer.size_of(number)
+                data = _read_part(stream, part_size)
+                if not data and number > 1:
+                    break
+                if number > S3_MAX_PARTS:
+                    raise StorageFailedError(
+                        f"The dump exceeds S3's {S3_MAX_PARTS} parts limit",
+                        details={"key": key},
+                    )
+                in_flight.append(
+                    pool.submit(self._upload_part, key, upload_id, number, data, abandoned)
+                )
+                size += len(data)
+                number += 1
+                if len(data) < part_size:
+                    break
+            while in_flight:
+                parts.append(_next_done(in_flight, stream))
+        except BaseException:
+            abandoned.set()
+            # Not waiting for parts still in flight: one may be stalled until its read timeout,
+            # and the upload is aborted anyway; S3 refuses a part that lands after the abort.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return parts, size
+
+    def _upload_part(
+        self, key: str, upload_id: str, number: int, data: bytes, abandoned: threading.Event
+    ) -> dict[str, Any]:
+        def attempt() -> Any:
+            if abandoned.is_set():
+                raise StorageFailedError("The upload was abandoned", details={"key": key})
+            return self._client.upload_part(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+
+        response = self._call("UploadPart", attempt, key=key, abandoned=abandoned)
         return {"ETag": response["ETag"], "PartNumber": number}
+
+    def _complete(
+        self, *, key: str, upload_id: str, parts: list[dict[str, Any]], token: str, size: int
+    ) -> None:
+        attempts = _Attempts()
+        try:
+            self._call(
+                "CompleteMultipartUpload",
+                attempts.track(
+                    lambda: self._client.complete_multipart_upload(
+                        Bucket=self._bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                        IfNoneMatch="*",
+                    )
+                ),
+                key=key,
+            )
+        except (StorageFailedError, BackupNotFoundError):
+            # After a lost response the retry finds the upload gone (NoSuchUpload) or the key
+            # taken (PreconditionFailed), whether by this upload or by another writer: only the
+            # object itself can tell.
+            if not attempts.ambiguous or not self._is_ours(key, token, parts, size):
+                raise
+            log.warning(
+                "CompleteMultipartUpload's response was lost, but the object is this upload",
+                extra={"key": key},
+            )
+
+    def _is_ours(self, key: str, token: str, parts: list[dict[str, Any]], size: int) -> bool:
+        try:
+            head = self._call(
+                "HeadObject",
+                lambda: self._client.head_object(Bucket=self._bucket, Key=key),
+                key=key,
+            )
+        except BackupNotFoundError:
+            return False
+        # The marker is this upload's alone; the size and the ETag, S3's digest of the parts'
+        # ETags, say it holds exactly the parts sent. With SSE-KMS a part's ETag is no MD5 and
+        # the object's is not documented to follow from them, so only the size is compared.
+        ours: bool = head.get("Metadata", {}).get(UPLOAD_MARKER) == token
+        intact: bool = head.get("ContentLength") == size and (
+            self._sse.get("ServerSideEncryption") == "aws:kms"
+            or head.get("ETag", "").strip('"') == multipart_etag(part["ETag"] for part in parts)
+        )
+        if ours and not intact:
+            log.error(
+                "the object of this upload differs from what was uploaded", extra={"key": key}
+            )
+        return ours and intact
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        try:
+            with self.open_read(key=key) as body:
+                return bool(body.read() == data)
+        except BackupNotFoundError:
+            return False
 
     def _abort(self, *, key: str, upload_id: str) -> None:
         try:
@@ -216,12 +360,24 @@ class S3ObjectStore:
                 ),
                 key=key,
             )
-        except StorageFailedError:
+        except StorageFailedError as error:
+            if error.details.get("reason") == "NoSuchUpload":
+                # An earlier attempt whose response was lost did abort it.
+                return
             log.exception("could not abort multipart upload", extra={"key": key})
 
-    def _call(self, operation: str, fn: Any, *, key: str) -> Any:
+    def _call(
+        self, operation: str, fn: Any, *, key: str, abandoned: threading.Event | None = None
+    ) -> Any:
         try:
-            return self._retry.call(fn, is_transient=is_transient, log=log, what=operation)
+            if abandoned is None:
+                return self._retry.call(fn, is_transient=is_transient, log=log, what=operation)
+            retrying = self._retry.retrying(
+                is_transient=lambda exc: not abandoned.is_set() and is_transient(exc),
+                log=log,
+                what=operation,
+            )
+            return retrying.copy(sleep=abandoned.wait)(fn)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _EXISTS_CODES:
@@ -245,6 +401,104 @@ class S3ObjectStore:
             f"S3 {operation} failed on s3://{self._bucket}/{key}: {reason}",
             details={"operation": operation, "bucket": self._bucket, "key": key, "reason": reason},
         )
+
+
+def multipart_etag(part_etags: Iterator[str] | list[str]) -> str:
+    """S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, then "-<parts>"."""
+    digests = [bytes.fromhex(etag.strip('"')) for etag in part_etags]
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"  # noqa: S324
+
+
+class _Attempts:
+    """Remembers whether an attempt failed in a way that may still have taken effect."""
+
+    def __init__(self) -> None:
+        self.ambiguous = False
+
+    def track(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def attempt() -> Any:
+            try:
+                return fn()
+            except Exception as exc:
+                # A 5xx, a reset or a timeout: S3 may have done it and the answer got lost.
+                if is_transient(exc):
+                    self.ambiguous = True
+                raise
+
+        return attempt
+
+
+def _next_done(
+    in_flight: list[concurrent.futures.Future[dict[str, Any]]], stream: Readable
+) -> dict[str, Any]:
+    """The oldest part's result, raising as soon as any part failed, or as soon as the stream
+    says to stop, rather than when a stalled upload of the oldest part times out."""
+    while True:
+        for future in in_flight:
+            if future.done() and future.exception() is not None:
+                future.result()
+        if in_flight[0].done():
+            return in_flight.pop(0).result()
+        if isinstance(stream, Stoppable):
+            stream.raise_if_stopped()
+        running = [future for future in in_flight if not future.done()]
+        concurrent.futures.wait(
+            running, timeout=_POLL_S, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+
+
+class _ResumingBody(io.RawIOBase):
+    """A GetObject body that, when the connection drops mid-way, asks for the rest (a ranged
+    GET of the same version, If-Match its ETag) instead of failing the whole read."""
+
+    def __init__(
+        self,
+        response: Any,
+        *,
+        reopen: Callable[[int, str], Any],
+        give_up: Callable[[Exception], StorageFailedError],
+        resumes: int,
+    ) -> None:
+        super().__init__()
+        self._body = response["Body"]
+        self._etag: str | None = response.get("ETag")
+        self._reopen = reopen
+        self._give_up = give_up
+        self._resumes_left = resumes
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            try:
+                chunk = self._body.read(len(view))
+            except (BotoCoreError, OSError) as exc:
+                self._resume(exc)
+                continue
+            view[: len(chunk)] = chunk
+            self._position += len(chunk)
+            return len(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+    def _resume(self, exc: Exception) -> None:
+        if self._resumes_left <= 0 or self._etag is None:
+            raise self._give_up(exc) from exc
+        self._resumes_left -= 1
+        log.warning(
+            "GetObject's body broke off; resuming",
+            extra={"offset": self._position, "error": type(exc).__name__},
+        )
+        with contextlib.suppress(Exception):
+            self._body.close()
+        # If-Match: the rest must come from the very object the first part came from.
+        self._body = self._reopen(self._position, self._etag)["Body"]
 
 
 def _read_part(stream: Readable, size: int) -> bytes:

@@ -173,7 +173,7 @@ class _ArchiveWalk:
         self._open()
         if not self._want(4) or self._buf[0:4] != MAGIC:
             if self._want(len(AGE_MAGIC)) and self._buf.startswith(AGE_MAGIC):
-                self._fail("the archive is age-encrypted; verifying those is not supported yet")
+                self._fail("the data is age-encrypted: it must be decrypted before it is read")
             self._fail("not a mongodump archive (bad magic number)", at=0)
         self._pos = 4
         header = self._header(self._control("the archive header"))

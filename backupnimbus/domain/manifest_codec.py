@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from backupnimbus.domain.models import Manifest, SourceInfo
+from backupnimbus.domain.models import Manifest, ServerSideEncryption, SourceInfo
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
@@ -28,6 +28,8 @@ def manifest_document(manifest: Manifest) -> dict[str, Any]:
         "mongodump_version": manifest.mongodump_version,
         "tool_version": manifest.tool_version,
         "source": {"hosts": list(manifest.source.hosts), "database": manifest.source.database},
+        "recipients": list(manifest.recipients),
+        "server_side_encryption": _sse_document(manifest.server_side_encryption),
     }
     if manifest.namespaces is not None:
         document["namespaces"] = dict(manifest.namespaces)
@@ -52,6 +54,23 @@ def decode_manifest(data: bytes) -> Manifest:
         source=SourceInfo(hosts=tuple(source["hosts"]), database=source.get("database")),
         namespaces=document.get("namespaces"),
         format_version=int(document["format_version"]),
+        # Absent from the manifests of backups made before encryption existed.
+        recipients=tuple(str(r) for r in document.get("recipients") or ()),
+        server_side_encryption=_sse(document.get("server_side_encryption")),
+    )
+
+
+def _sse_document(sse: ServerSideEncryption | None) -> dict[str, Any] | None:
+    if sse is None:
+        return None
+    return {"algorithm": sse.algorithm, "kms_key_id": sse.kms_key_id}
+
+
+def _sse(document: dict[str, Any] | None) -> ServerSideEncryption | None:
+    if document is None:
+        return None
+    return ServerSideEncryption(
+        algorithm=str(document["algorithm"]), kms_key_id=document.get("kms_key_id")
     )
 
 

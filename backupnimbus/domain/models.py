@@ -24,6 +24,19 @@ class BackupRequest:
     """gzip the archive."""
     timestamp: datetime | None = None
     """Overrides the clock for the key, as the original tool allowed."""
+    deadline: datetime | None = None
+    """Stop, abort the upload and fail with TIMEOUT if the archive is not stored by then
+    (Lambda's remaining time less a margin, or `run --timeout`)."""
+
+
+@attrs.frozen
+class ServerSideEncryption:
+    """Encryption at rest by the store (S3 SSE), asked for on every upload."""
+
+    algorithm: str
+    """"AES256" (keys managed by S3) or "aws:kms"."""
+    kms_key_id: str | None = None
+    """With "aws:kms": the KMS key (id, ARN or alias); None: the account's default S3 key."""
 
 
 @attrs.frozen
@@ -39,6 +52,7 @@ class Manifest:
     """Hex digest of the stored bytes."""
     compressed: bool
     encrypted: bool
+    """Encrypted with age before it was stored (the key ends in .age)."""
     started_at: datetime
     finished_at: datetime
     mongodump_version: str
@@ -47,6 +61,10 @@ class Manifest:
     namespaces: Mapping[str, int] | None = None
     """Document count per namespace, when the dump reported them."""
     format_version: int = 1
+    recipients: tuple[str, ...] = ()
+    """The age public keys the archive is encrypted to; empty when it is not encrypted."""
+    server_side_encryption: ServerSideEncryption | None = None
+    """The encryption at rest the store was asked for, if any."""
 
     @property
     def duration_s(self) -> float:

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
 
 import attrs
 
+from backupnimbus.domain.archive import AGE_MAGIC
 from backupnimbus.domain.keys import manifest_key
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.manifest_codec import decode_manifest
 from backupnimbus.domain.models import Manifest
+from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -19,6 +22,7 @@ from backupnimbus.errors import (
     VerificationFailedError,
 )
 from backupnimbus.ports.archive_restorer import ArchiveRestorer, RestoreOptions, RestoreReport
+from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,8 @@ class RestoreBackup:
     store: ObjectStore
     backups: ListBackups
     restorer: ArchiveRestorer
+    cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
+    """Decrypts encrypted backups on their way to the restorer."""
 
     def run(self, *, request: RestoreRequest) -> RestoreResult:
         _check(request)
@@ -90,10 +96,6 @@ class RestoreBackup:
             file = request.file
             return self._restore(request, file.stream, manifest=None, label=file.path)
         key, manifest = self._manifest(request)
-        if manifest.encrypted:
-            raise UsageInvalidError(
-                [f"{key} is encrypted; restoring encrypted backups is not supported yet"]
-            )
         with self.store.open_read(key=key) as stream:
             return self._restore(request, stream, manifest=manifest, label=key)
 
@@ -132,25 +134,30 @@ class RestoreBackup:
             label=label,
             consequence="Nothing was written (dry run)." if dry_run else _STOPPED,
         )
-        compressed = manifest.compressed if manifest else _sniff_gzip(reader, label)
-        log.info("restore started", extra={"source": label, "dry_run": dry_run})
-        try:
-            report = self.restorer.restore(
-                stream=reader, compressed=compressed, options=request.options
-            )
-        except RestoreFailedError as failure:
-            # A corrupt archive explains a failed restore best, so check the rest of it first,
-            # unless that means a long download just to word the error.
-            if manifest is not None and manifest.size - reader.size <= _CHECK_AFTER_FAILURE:
-                try:
-                    reader.drain()
-                except VerificationFailedError as corrupt:
-                    corrupt.details["restore_failure"] = {"message": failure.message,
-                                                          **failure.details}  # fmt: skip
-                    raise corrupt from failure
-            raise
-        # mongorestore may stop reading early (a dry run reads only the prelude): the digest
-        # still covers every byte.
+        encrypted = manifest.encrypted if manifest else reader.peek(len(AGE_MAGIC)) == AGE_MAGIC
+        # A missing or wrong identity fails here, before the restorer starts.
+        with self._plaintext(reader, encrypted=encrypted, label=label) as plaintext:
+            archive = _Peeking(plaintext)
+            compressed = manifest.compressed if manifest else _sniff_gzip(archive, label)
+            log.info("restore started", extra={"source": label, "dry_run": dry_run})
+            try:
+                report = self.restorer.restore(
+                    stream=archive, compressed=compressed, options=request.options
+                )
+            except RestoreFailedError as failure:
+                # A corrupt archive explains a failed restore best, so check the rest of it
+                # first, unless that means a long download just to word the error.
+                if manifest is not None and manifest.size - reader.size <= _CHECK_AFTER_FAILURE:
+                    try:
+                        _drain(archive)
+                    except VerificationFailedError as corrupt:
+                        corrupt.details["restore_failure"] = {"message": failure.message,
+                                                              **failure.details}  # fmt: skip
+                        raise corrupt from failure
+                raise
+            # mongorestore may stop reading early (a dry run reads only the prelude): the
+            # digest still covers every byte, and decrypting to the end authenticates them.
+            _drain(archive)
         reader.drain()
         result = RestoreResult(
             key=label if manifest else None,
@@ -173,6 +180,13 @@ class RestoreBackup:
         log.info("restore finished", extra={"source": label, "bytes": result.size})
         return result
 
+    def _plaintext(
+        self, reader: Readable, *, encrypted: bool, label: str
+    ) -> contextlib.AbstractContextManager[Readable]:
+        if encrypted:
+            return self.cipher.decrypting(reader, label=label)
+        return contextlib.nullcontext(reader)
+
 
 def _check(request: RestoreRequest) -> None:
     problems = []
@@ -184,7 +198,7 @@ def _check(request: RestoreRequest) -> None:
         raise UsageInvalidError(problems)
 
 
-def _sniff_gzip(reader: _VerifyingReader, label: str) -> bool:
+def _sniff_gzip(reader: _Peeking, label: str) -> bool:
     head = reader.peek(4)
     if head.startswith(_GZIP_MAGIC):
         return True
@@ -204,6 +218,30 @@ def _namespaces(
         return dict(report.restored)
     counts = (manifest.namespaces if manifest else None) or {}
     return {target: counts.get(source) for target, source in sorted(report.planned.items())}
+
+
+def _drain(stream: Readable) -> None:
+    while stream.read(_CHUNK):
+        pass
+
+
+class _Peeking:
+    """Lets the first bytes of a stream be looked at before they are read."""
+
+    def __init__(self, source: Readable) -> None:
+        self._source = source
+        self._head = b""
+
+    def peek(self, size: int) -> bytes:
+        while len(self._head) < size and (more := self._source.read(size - len(self._head))):
+            self._head += more
+        return self._head[:size]
+
+    def read(self, size: int, /) -> bytes:
+        if self._head:
+            chunk, self._head = self._head[:size], self._head[size:]
+            return chunk
+        return self._source.read(size)
 
 
 class _VerifyingReader:

@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 import attrs
 
-from backupnimbus.domain.archive import ArchiveSummary, read_archive
+from backupnimbus.domain.archive import AGE_MAGIC, ArchiveSummary, read_archive
 from backupnimbus.domain.keys import manifest_key
 from backupnimbus.domain.manifest_codec import decode_manifest
 from backupnimbus.domain.models import Manifest
+from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
+from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
 
-ENCRYPTED_SUFFIX = ".age"
 _DRAIN = 1024 * 1024
 
 
@@ -29,6 +31,8 @@ class CheckedArchive:
     """Hex digest of the stored bytes."""
     archive: ArchiveSummary
     """The archive's structure, counts and CRCs, all of them found intact."""
+    encrypted: bool = False
+    """The stored bytes were age-encrypted, and decrypted intact."""
 
 
 @attrs.frozen
@@ -39,15 +43,43 @@ class VerificationReport:
     checked: CheckedArchive
 
 
-def check_stream(*, stream: Readable) -> CheckedArchive:
-    """Reads `stream` once, hashing the stored bytes while the archive reader walks them.
+def check_stream(
+    *, stream: Readable, cipher: ArchiveCipher | None = None, label: str = "the archive"
+) -> CheckedArchive:
+    """Reads `stream` once, hashing the stored bytes while the archive reader walks them, and
+    decrypting them first with `cipher` when they are age-encrypted.
 
     Raises:
-        VerificationFailedError: the archive is not intact (see `read_archive`).
+        VerificationFailedError: the archive is not intact (see `read_archive`), or cannot be
+            decrypted.
+        ConfigInvalidError: it is encrypted and `cipher` has no identity.
     """
     digesting = DigestingReader(stream)
-    summary = read_archive(digesting)
-    return CheckedArchive(size=digesting.size, sha256=digesting.hexdigest(), archive=summary)
+    head = _read_up_to(digesting, len(AGE_MAGIC))
+    encrypted = head == AGE_MAGIC
+    summary, error = _walk(
+        _Replaying(head, digesting),
+        cipher=(cipher or NoEncryption()) if encrypted else None,
+        label=label,
+    )
+    if summary is None:
+        assert error is not None
+        raise error
+    return CheckedArchive(
+        size=digesting.size, sha256=digesting.hexdigest(), archive=summary, encrypted=encrypted
+    )
+
+
+@attrs.frozen
+class VerifyFile:
+    """Checks an archive outside the store, which has no manifest: its format and CRCs, after
+    decryption when it is age-encrypted."""
+
+    cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
+
+    def run(self, *, stream: Readable, label: str) -> CheckedArchive:
+        """Raises: as `check_stream`."""
+        return check_stream(stream=stream, cipher=self.cipher, label=label)
 
 
 @attrs.frozen
@@ -55,34 +87,30 @@ class VerifyBackup:
     """Checks a stored backup against its manifest and the archive format, in one download."""
 
     store: ObjectStore
+    cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
+    """Decrypts encrypted backups; their sha256 is checked on the stored, encrypted bytes."""
 
     def run(self, *, key: str) -> VerificationReport:
         """Raises: BackupNotFoundError for no archive at `key`; VerificationFailedError when the
-        backup is encrypted, incomplete, or differs from its manifest, or the archive is bad."""
-        if key.endswith(ENCRYPTED_SUFFIX):
-            raise VerificationFailedError(
-                f"Cannot verify {key}: verifying encrypted (.age) archives is not supported yet",
-                details={"key": key, "reason": "encrypted archives are not supported yet"},
-            )
+        backup is incomplete, differs from its manifest, cannot be decrypted, or the archive is
+        bad; ConfigInvalidError when it is encrypted and no identity is configured."""
         if not self.store.exists(key=key):
             raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
         manifest = self._manifest(key)
-        summary: ArchiveSummary | None = None
-        archive_error: VerificationFailedError | None = None
         with self.store.open_read(key=key) as stream:
             digesting = DigestingReader(stream)
-            try:
-                summary = read_archive(digesting)
-            except VerificationFailedError as error:
-                # Read on, so the report can also say whether the stored bytes changed.
-                archive_error = error
-                while digesting.read(_DRAIN):
-                    pass
+            summary, archive_error = _walk(
+                digesting, cipher=self.cipher if manifest.encrypted else None, label=key
+            )
+            # Read on, so the report can also say whether the stored bytes changed.
+            _drain(digesting)
         checked_size, checked_sha = digesting.size, digesting.hexdigest()
         problems = _manifest_problems(manifest, checked_size, checked_sha)
         if problems or summary is None:
             raise _failure(key, manifest, checked_size, checked_sha, problems, archive_error)
-        checked = CheckedArchive(size=checked_size, sha256=checked_sha, archive=summary)
+        checked = CheckedArchive(
+            size=checked_size, sha256=checked_sha, archive=summary, encrypted=manifest.encrypted
+        )
         count_problems = _count_problems(manifest, summary)
         if count_problems:
             raise VerificationFailedError(
@@ -109,6 +137,60 @@ class VerifyBackup:
                 f"Backup {key} has an unreadable manifest ({type(exc).__name__})",
                 details={"key": key, "manifest_key": at, "reason": "unreadable manifest"},
             ) from None
+
+
+def _walk(
+    stored: Readable, *, cipher: ArchiveCipher | None, label: str
+) -> tuple[ArchiveSummary | None, VerificationFailedError | None]:
+    """Walks the archive in `stored`, decrypting it with `cipher` when one is given.
+
+    Returns: the summary, or the damage found. When it returns, `stored` is no longer read by
+    anyone else, so the caller may read on. A missing or wrong identity raises at once, since
+    reading on could tell no more.
+    """
+    if cipher is None:
+        try:
+            return read_archive(stored), None
+        except VerificationFailedError as error:
+            return None, error
+    with cipher.decrypting(stored, label=label) as plaintext:
+        try:
+            summary = read_archive(plaintext)
+            # Past the archive's end: age authenticates its last chunk only at the very end.
+            _drain(plaintext)
+        except VerificationFailedError as error:
+            # Decrypting on to the end checks the rest of the ciphertext, and ends the
+            # decryption before the caller reads the stored bytes.
+            with contextlib.suppress(VerificationFailedError):
+                _drain(plaintext)
+            return None, error
+        return summary, None
+
+
+def _drain(stream: Readable) -> None:
+    while stream.read(_DRAIN):
+        pass
+
+
+def _read_up_to(stream: Readable, size: int) -> bytes:
+    head = b""
+    while len(head) < size and (more := stream.read(size - len(head))):
+        head += more
+    return head
+
+
+class _Replaying:
+    """`head`, already read from `rest`, then the rest."""
+
+    def __init__(self, head: bytes, rest: Readable) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int, /) -> bytes:
+        if self._head:
+            chunk, self._head = self._head[:size], self._head[size:]
+            return chunk
+        return self._rest.read(size)
 
 
 def _manifest_problems(manifest: Manifest, size: int, sha256: str) -> list[str]:

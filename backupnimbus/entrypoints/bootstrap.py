@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from backupnimbus.entrypoints.config import Config
@@ -14,4 +15,6 @@ def bootstrap(*, require_mongo: bool = True) -> tuple[Config, Any]:
 
     config = config_from_environment(require_mongo=require_mongo)
     configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
-    return config, build_container(config)
+    # Progress bars only for a person watching a terminal; logs and pipes stay clean.
+    progress = sys.stderr if sys.stderr.isatty() else None
+    return config, build_container(config, progress=progress)

@@ -11,15 +11,18 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backupnimbus import __version__
-from backupnimbus.errors import BackupNimbusError, UsageInvalidError
+from backupnimbus.errors import BackupNimbusError, DeadlineExceededError, UsageInvalidError
+
+if TYPE_CHECKING:
+    from backupnimbus.redaction import Redactor
 
 log = logging.getLogger("backupnimbus.cli")
 
 # Imported lazily by name so that `backupnimbus run` never pays for the others' imports.
-COMMANDS = ("run", "prune", "notify", "list", "verify", "restore")
+COMMANDS = ("run", "prune", "notify", "list", "verify", "restore", "check")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Unexpected failure: {type(error).__name__}", details={"type": type(error).__name__}
         )
         return fail(wrapped, as_json=as_json)
+    document = _redactor().redact_document(document)
     if as_json:
         print(json.dumps(document, sort_keys=True))
     else:
@@ -49,23 +53,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """Turns SIGTERM (docker stop, systemd, Kubernetes) into KeyboardInterrupt while a command
-    runs: by default it ends Python without unwinding, leaving a multipart upload open."""
+    """Turns SIGTERM (docker stop, systemd, Kubernetes) into a TIMEOUT while a command runs:
+    by default it ends Python without unwinding, leaving a multipart upload open. Raised in the
+    main thread, it unwinds like a deadline: the dump stops, the upload is aborted, the failure
+    is mailed, and the exit code is 1."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    # Once only: a second SIGTERM must not cut short the abort and the mail the first started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise DeadlineExceededError(
+        "Stopped by SIGTERM before it finished", details={"signal": "SIGTERM"}
+    )
+
+
 def fail(error: BackupNimbusError, *, as_json: bool) -> int:
     """Prints the error document (stdout with --json, else stderr); returns the exit code."""
-    document = json.dumps(error.to_document(), sort_keys=True)
+    document = json.dumps(_redactor().redact_document(error.to_document()), sort_keys=True)
     print(document, file=sys.stdout if as_json else sys.stderr)
     return error.exit_code
+
+
+def _redactor() -> Redactor:
+    # The last line of defence: whatever a command returns or raises passes the same redactor
+    # as the logs, with the configured secrets, before it is printed.
+    from backupnimbus.entrypoints.logging import current_redactor
+
+    return current_redactor()
 
 
 class _Parser(argparse.ArgumentParser):

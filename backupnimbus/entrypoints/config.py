@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,6 +24,11 @@ _FALSE = {"false", "0", "no", "off"}
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# age's X25519 keys: Bech32, whose alphabet has no 1, b, i or o; the checksum is pyrage's to check.
+_AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+_AGE_IDENTITY = re.compile(r"^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$")
+_AGE_SECRET_PREFIX = "AGE-SECRET-KEY-"  # noqa: S105 - what a secret key starts with, to refuse it
+SSE_ALGORITHMS = {"aes256": "AES256", "aws:kms": "aws:kms"}
 
 
 @attrs.frozen
@@ -68,6 +74,15 @@ class Config:
     """From RETENTION_KEEP_*; empty (all 0) unless set, and `prune` refuses an empty policy."""
     aws_endpoints: dict[str, str] = attrs.field(factory=dict)
     """AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> overrides (e.g. for a local S3)."""
+    age_recipients: tuple[str, ...] = ()
+    """AGE_RECIPIENTS: the age public keys backups are encrypted to; empty: not encrypted."""
+    age_identities: tuple[str, ...] = attrs.field(default=(), repr=False)
+    """From AGE_IDENTITY_FILE or AGE_IDENTITY: the age secret keys verify and restore decrypt
+    with."""
+    s3_sse: str | None = None
+    """S3_SSE: "AES256" or "aws:kms", asked for on every upload to S3."""
+    s3_kms_key_id: str | None = None
+    """S3_KMS_KEY_ID: the KMS key of S3_SSE=aws:kms; None: the account's default S3 key."""
 
     def endpoint_for(self, service: str) -> str | None:
         return self.aws_endpoints.get(service.upper()) or self.aws_endpoints.get("")
@@ -81,6 +96,7 @@ class Config:
         if self.restore_target_uri:
             values.append(self.restore_target_uri)
             values.append(_uri_password(self.restore_target_uri))
+        values.extend(self.age_identities)
         return tuple(v for v in values if v)
 
     def source_info(self) -> SourceInfo:
@@ -192,6 +208,9 @@ def load_config(
     raw["storage_backend"] = reader.plain("STORAGE_BACKEND")
     raw["mailer_backend"] = reader.plain("MAILER_BACKEND")
     raw["retention"] = {rule: reader.count(f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
+    raw["age_recipients"] = _age_recipients(reader)
+    raw["age_identities"] = _age_identities(reader)
+    raw["s3_sse"], raw["s3_kms_key_id"] = _server_side_encryption(reader)
 
     if reader.problems:
         raise ConfigInvalidError(reader.problems)
@@ -202,6 +221,83 @@ def validate_backup_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError("a name of letters, digits, '.', '_' or '-', at most 128")
     return name
+
+
+def _age_recipients(reader: _Reader) -> tuple[str, ...]:
+    value = reader.plain("AGE_RECIPIENTS")
+    if value is None:
+        return ()
+    if not value.startswith("age1") and not value.upper().startswith(_AGE_SECRET_PREFIX):
+        value = reader.secret("AGE_RECIPIENTS")  # base64, or a secret reference
+        if value is None:
+            return ()  # already reported
+    keys = tuple(key for key in re.split(r"[\s,]+", value) if key)
+    if any(key.upper().startswith(_AGE_SECRET_PREFIX) for key in keys):
+        reader.problem(
+            "AGE_RECIPIENTS holds a secret key (AGE-SECRET-KEY-...), which would let the backup "
+            "side read every backup: give it the public key instead (age1..., printed by "
+            "`age-keygen -y key.txt`), and keep the secret key for verify and restore"
+        )
+        return ()
+    bad = [str(n) for n, key in enumerate(keys, start=1) if not _AGE_RECIPIENT.match(key)]
+    if not keys or bad:
+        which = f" (#{', #'.join(bad)} of them are not)" if bad else ""
+        reader.problem(
+            "AGE_RECIPIENTS must hold age public keys, age1 and 58 more lowercase letters and "
+            f"digits as printed by `age-keygen -y key.txt`, comma-separated{which}"
+        )
+        return ()
+    return keys
+
+
+def _age_identities(reader: _Reader) -> tuple[str, ...]:
+    path = reader.plain("AGE_IDENTITY_FILE")
+    encoded = reader.secret("AGE_IDENTITY")
+    if path is not None and encoded is not None:
+        reader.problem("set AGE_IDENTITY_FILE or AGE_IDENTITY, not both")
+        return ()
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
+            why = getattr(exc, "strerror", None) or (
+                "not a text file" if isinstance(exc, UnicodeDecodeError) else "not a usable path"
+            )
+            reader.problem(f"AGE_IDENTITY_FILE: cannot read {path} ({why})")
+            return ()
+        return _identity_keys(reader, "AGE_IDENTITY_FILE", text)
+    if encoded is not None:
+        return _identity_keys(reader, "AGE_IDENTITY", encoded)
+    return ()
+
+
+def _identity_keys(reader: _Reader, name: str, text: str) -> tuple[str, ...]:
+    """The AGE-SECRET-KEY-1... lines of an identity file; its comments are skipped."""
+    lines = [line.strip() for line in text.splitlines()]
+    keys = tuple(line for line in lines if line and not line.startswith("#"))
+    bad = [str(n) for n, key in enumerate(keys, start=1) if not _AGE_IDENTITY.match(key.upper())]
+    if not keys or bad:
+        where = f" (line(s) #{', #'.join(bad)} of its keys are not)" if bad else ""
+        reader.problem(
+            f"{name} must hold age identities, lines of AGE-SECRET-KEY-1 and 58 more "
+            f"characters, as `age-keygen -o key.txt` writes them{where}; a public key (age1...) "
+            "cannot decrypt"
+        )
+        return ()
+    return keys
+
+
+def _server_side_encryption(reader: _Reader) -> tuple[str | None, str | None]:
+    sse = reader.plain("S3_SSE")
+    kms_key_id = reader.plain("S3_KMS_KEY_ID")
+    algorithm = SSE_ALGORITHMS.get(sse.lower()) if sse is not None else None
+    if sse is not None and algorithm is None:
+        reader.problem("S3_SSE must be AES256 (keys managed by S3) or aws:kms (keys in KMS)")
+    elif kms_key_id is not None and algorithm != "aws:kms":
+        reader.problem(
+            "S3_KMS_KEY_ID is used only with S3_SSE=aws:kms; set S3_SSE=aws:kms or unset it"
+        )
+    return algorithm, kms_key_id if algorithm == "aws:kms" else None
 
 
 def _sibling_restore(mongodump_path: str) -> str:

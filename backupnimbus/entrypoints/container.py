@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import punq
 
@@ -14,20 +14,26 @@ from backupnimbus.adapters.clock import SystemClock
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.domain.backup_job import BackupJob
+from backupnimbus.domain.check_setup import CheckSetup
 from backupnimbus.domain.list_backups import ListBackups
+from backupnimbus.domain.models import ServerSideEncryption
+from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.notify_outcome import NotifyOutcome
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.restore_backup import RestoreBackup
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.send_message import SendMessage
-from backupnimbus.domain.verify_backup import VerifyBackup
+from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
 from backupnimbus.entrypoints.config import Config, load_config
 from backupnimbus.entrypoints.plugins import PluginRegistry, load_plugins, select_backend
 from backupnimbus.ports.archive_restorer import ArchiveRestorer
+from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.dump_runner import DumpRunner
+from backupnimbus.ports.health_check import HealthCheck
 from backupnimbus.ports.mailer import Mailer
 from backupnimbus.ports.object_store import ObjectStore
+from backupnimbus.ports.secret_source import SecretSource
 from backupnimbus.redaction import Redactor
 
 PORT_OVERRIDES = ("clock", "dump_runner", "object_store", "retry", "mailer", "archive_restorer")
@@ -52,11 +58,55 @@ def config_from_environment(
     environ: Mapping[str, str] | None = None, *, require_mongo: bool = True
 ) -> Config:
     environ = read_environment() if environ is None else environ
-    return load_config(environ, secrets=Base64EnvSecrets(environ), require_mongo=require_mongo)
+    return load_config(environ, secrets=secret_source(environ), require_mongo=require_mongo)
 
 
-def build_container(config: Config, **overrides: Any) -> punq.Container:
-    """Wires the use cases for `config`; `overrides` replace ports by name (see PORT_OVERRIDES)."""
+def secret_source(environ: Mapping[str, str], *, retry: RetryPolicy | None = None) -> SecretSource:
+    """base64 values, and `ssm:` / `secretsmanager:` references read through AWS clients that
+    are made only when a value holds such a reference."""
+    from backupnimbus.adapters.secret_references import PrefixedSecrets
+
+    retry = retry or RetryPolicy()
+
+    def ssm() -> SecretSource:
+        from backupnimbus.adapters.ssm_secrets import SsmParameterSecrets
+
+        client = _aws_client("ssm", _reference_access(environ))
+        return SsmParameterSecrets(environ=environ, client=client, retry=retry)
+
+    def secretsmanager() -> SecretSource:
+        from backupnimbus.adapters.secretsmanager_secrets import SecretsManagerSecrets
+
+        client = _aws_client("secretsmanager", _reference_access(environ))
+        return SecretsManagerSecrets(environ=environ, client=client, retry=retry)
+
+    return PrefixedSecrets(
+        environ=environ,
+        plain=Base64EnvSecrets(environ),
+        by_prefix={"ssm:": ssm, "secretsmanager:": secretsmanager},
+    )
+
+
+_ACCESS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME")  # fmt: skip
+
+
+def _reference_access(environ: Mapping[str, str]) -> Config:
+    """The AWS credentials, region and endpoints of `environ`, read exactly as load_config
+    reads them (plain in Lambda, base64 elsewhere), for reading the other variables' references.
+    Raises ConfigInvalidError when they are unusable."""
+    access = {name: value for name, value in environ.items()
+              if name in _ACCESS_VARIABLES or name.startswith("AWS_ENDPOINT_URL")}  # fmt: skip
+    return load_config(access, secrets=Base64EnvSecrets(access), require_mongo=False)
+
+
+def build_container(
+    config: Config, *, progress: TextIO | None = None, **overrides: Any
+) -> punq.Container:
+    """Wires the use cases for `config`; `overrides` replace ports by name (see PORT_OVERRIDES).
+
+    `progress`: a terminal to show transfer progress on; None keeps quiet.
+    """
     unknown = set(overrides) - set(PORT_OVERRIDES)
     if unknown:
         raise TypeError(f"unknown overrides: {sorted(unknown)}")
@@ -77,9 +127,10 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
         {"s3": lambda c: _s3_store(c, retry), "local": _local_store, **plugins.storage_backends},
     )
     _register_port(container, ObjectStore, overrides.get("object_store"),
-                   lambda: storage(config))  # fmt: skip
+                   lambda: _with_progress(storage(config), progress))  # fmt: skip
     _register_port(container, Mailer, overrides.get("mailer"),
                    lambda: _mailer(config, redactor, retry))  # fmt: skip
+    container.register(ArchiveCipher, factory=lambda: _cipher(config), scope=punq.Scope.singleton)
     container.register(
         NotifyOutcome,
         factory=lambda: NotifyOutcome(
@@ -103,7 +154,10 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
     container.register(
         BackupSettings,
         instance=BackupSettings(
-            prefix=config.backup_prefix, source=config.source_info(), tool_version=__version__
+            prefix=config.backup_prefix,
+            source=config.source_info(),
+            tool_version=__version__,
+            server_side_encryption=_server_side_encryption(config),
         ),
     )
     container.register(RunBackup)
@@ -114,6 +168,7 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
         ),
     )
     container.register(VerifyBackup)
+    container.register(VerifyFile)
     _register_port(container, ArchiveRestorer, overrides.get("archive_restorer"),
                    lambda: _mongorestore(config, redactor))  # fmt: skip
     container.register(
@@ -122,6 +177,7 @@ def build_container(config: Config, **overrides: Any) -> punq.Container:
             store=container.resolve(ObjectStore),
             backups=container.resolve(ListBackups),
             restorer=container.resolve(ArchiveRestorer),
+            cipher=container.resolve(ArchiveCipher),
         ),
     )
     container.register(
@@ -167,6 +223,14 @@ def _mongorestore(config: Config, redactor: Redactor) -> ArchiveRestorer:
     )
 
 
+def _with_progress(store: ObjectStore, out: TextIO | None) -> ObjectStore:
+    if out is None:
+        return store
+    from backupnimbus.adapters.progress import ProgressStore
+
+    return ProgressStore(inner=store, out=out)
+
+
 def _local_store(config: Config) -> ObjectStore:
     from backupnimbus.adapters.local_store import LocalDirectoryStore
 
@@ -179,7 +243,26 @@ def _s3_store(config: Config, retry: RetryPolicy) -> ObjectStore:
 
     if config.bucket is None:
         raise ConfigInvalidError(["STORAGE_BACKEND=s3 needs AWS_S3_BUCKET_NAME"])
-    return S3ObjectStore(client=_aws_client("s3", config), bucket=config.bucket, retry=retry)
+    return S3ObjectStore(
+        client=_aws_client("s3", config), bucket=config.bucket, retry=retry,
+        sse=config.s3_sse, sse_kms_key_id=config.s3_kms_key_id,
+    )  # fmt: skip
+
+
+def _cipher(config: Config) -> ArchiveCipher:
+    if not config.age_recipients and not config.age_identities:
+        return NoEncryption()
+    from backupnimbus.adapters.age_cipher import AgeCipher
+
+    return AgeCipher(recipients=config.age_recipients, identities=config.age_identities)
+
+
+def _server_side_encryption(config: Config) -> ServerSideEncryption | None:
+    # Only the S3 store is asked for it, so only its backups record it.
+    backend = config.storage_backend or ("s3" if config.bucket else "local")
+    if config.s3_sse is None or backend != "s3":
+        return None
+    return ServerSideEncryption(algorithm=config.s3_sse, kms_key_id=config.s3_kms_key_id)
 
 
 def _aws_client(service: str, config: Config) -> Any:
@@ -218,3 +301,35 @@ def _mailer(config: Config, redactor: Redactor, retry: RetryPolicy) -> Mailer:
         retry=retry,
         redactor=redactor,
     )
+
+
+def build_setup_check(container: punq.Container, *, timeout_s: float) -> CheckSetup:
+    """The read-only checks `backupnimbus check` runs for this configuration."""
+    from backupnimbus.adapters import health_checks as hc
+
+    config: Config = container.resolve(Config)
+    checks: list[HealthCheck] = []
+    backend = config.storage_backend or ("s3" if config.bucket else "local")
+    if backend == "s3" and config.bucket:
+        checks.append(hc.S3BucketCheck(client=_aws_client("s3", config), bucket=config.bucket))
+    elif backend == "local":
+        checks.append(hc.LocalDirectoryCheck(root=Path(config.local_backup_dir)))
+    else:
+        store = container.resolve(ObjectStore)
+        checks.append(hc.StoreListingCheck(store=store, prefix=config.backup_prefix,
+                                           description=f"{backend} store"))  # fmt: skip
+    if config.notifications.enabled and config.notifications.sender:
+        ses = _aws_client("ses", config)
+        checks.append(hc.SesSenderCheck(client=ses, sender=config.notifications.sender))
+    checks.append(hc.MongodumpVersionCheck(dumps=container.resolve(DumpRunner)))
+    if config.mongo_uri:
+        checks.append(
+            hc.MongoConnectionCheck(
+                executable=config.mongodump_path,
+                uri=config.mongo_uri,
+                redactor=container.resolve(Redactor),
+                timeout_s=timeout_s,
+                hosts=",".join(config.source_info().hosts),
+            )
+        )
+    return CheckSetup(checks=tuple(checks))

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
 from backupnimbus.entrypoints.config import Config
 from backupnimbus.entrypoints.lambda_events import Invocation
+
+LAMBDA_MARGIN_S = 30.0
+"""Time kept back from Lambda's timeout to stop mongodump, abort the upload and send the mail."""
+
+
+def lambda_budget_s(context: Any) -> float | None:
+    """Seconds a backup may run inside this invocation: the remaining time less a margin of
+    LAMBDA_MARGIN_S, or a quarter of the remaining time when that is less (short timeouts)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    seconds = float(remaining()) / 1000
+    return seconds - min(LAMBDA_MARGIN_S, seconds / 4)
 
 
 @attrs.frozen
@@ -27,12 +41,14 @@ class Jobs:
             return self.verify(invocation)
         if invocation.action == "prune":
             return self.prune()
-        return self.backup(invocation)
+        return self.backup(invocation, budget_s=lambda_budget_s(context))
 
-    def backup(self, invocation: Invocation) -> dict[str, Any]:
+    def backup(self, invocation: Invocation, *, budget_s: float | None = None) -> dict[str, Any]:
+        """Args: budget_s: seconds the backup may take before it is stopped (TIMEOUT)."""
         from backupnimbus.domain.backup_job import BackupJob
         from backupnimbus.domain.models import BackupRequest
         from backupnimbus.entrypoints.documents import job_result_document
+        from backupnimbus.ports.clock import Clock
 
         compress = (
             self.config.backup_compress if invocation.compress is None else invocation.compress
@@ -41,8 +57,21 @@ class Jobs:
             name=invocation.name or self.config.backup_name,
             compress=compress,
             timestamp=invocation.timestamp,
+            deadline=None
+            if budget_s is None
+            else self.container.resolve(Clock).now() + timedelta(seconds=budget_s),
         )
-        return job_result_document(self.container.resolve(BackupJob).run(request=request))
+        clock = self.container.resolve(Clock)
+        started = clock.now()
+        try:
+            job = self.container.resolve(BackupJob).run(request=request)
+        except BaseException:
+            # The failure still counts: the "no successful backup" alarm reads these metrics.
+            _metric(request.name, succeeded=False, size=0, started=started, at=clock.now())
+            raise
+        manifest = job.backup.manifest
+        _metric(request.name, succeeded=True, size=manifest.size, started=started, at=clock.now())
+        return job_result_document(job)
 
     def verify(self, invocation: Invocation) -> dict[str, Any]:
         from backupnimbus.domain.list_backups import ListBackups, latest_complete
@@ -63,3 +92,10 @@ class Jobs:
 
         result = self.container.resolve(PruneBackups).run(policy=self.config.retention)
         return prune_result_document(result)
+
+
+def _metric(name: str, *, succeeded: bool, size: int, started: datetime, at: datetime) -> None:
+    from backupnimbus.entrypoints.metrics import emit_backup_metric
+
+    duration = (at - started).total_seconds()
+    emit_backup_metric(name=name, succeeded=succeeded, size=size, duration_s=duration, at=at)

@@ -7,10 +7,14 @@ execution environment stays warm. Imports are kept lean for the cold start.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backupnimbus.errors import BackupNimbusError
+
+if TYPE_CHECKING:
+    from backupnimbus.redaction import Redactor
 
 
 class LambdaContext(Protocol):
@@ -35,12 +39,30 @@ def make_handler(environ: Mapping[str, str] | None = None, **overrides: Any) -> 
                 state["app"] = _build(environ, overrides)
             from backupnimbus.entrypoints.lambda_events import parse_event
 
-            document: dict[str, Any] = state["app"].invoke(parse_event(event), context)
-            return document
+            document = state["app"].invoke(parse_event(event), context)
+            redacted: dict[str, Any] = _redactor(state).redact_document(document)
+            return redacted
         except BackupNimbusError as error:
-            raise InvocationFailedError(json.dumps(error.to_document(), sort_keys=True)) from None
+            failure = error
+        except Exception as error:
+            # As in the CLI: an unexpected exception's text may hold anything, so Lambda gets
+            # only its type; the traceback goes to the (redacted) log at DEBUG.
+            logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
+            name = type(error).__name__
+            failure = BackupNimbusError(f"Unexpected failure: {name}", details={"type": name})
+        document = _redactor(state).redact_document(failure.to_document())
+        raise InvocationFailedError(json.dumps(document, sort_keys=True)) from None
 
     return handle
+
+
+def _redactor(state: Mapping[str, Any]) -> Redactor:
+    # The last line of defence for what Lambda returns, logs and alarms on: the configured
+    # secrets once the configuration is loaded, URI passwords always.
+    from backupnimbus.redaction import Redactor
+
+    app = state.get("app")
+    return Redactor(app.config.secret_values()) if app is not None else Redactor()
 
 
 def _build(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> Any:

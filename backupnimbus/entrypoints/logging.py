@@ -10,6 +10,9 @@ from pythonjsonlogger.json import JsonFormatter
 
 from backupnimbus.redaction import Redactor
 
+EMF_FIELD = "embedded_metric"
+"""An extra holding an EMF record's members, merged into the line's root."""
+
 # Attributes every LogRecord has; anything else on a record is a structured extra.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
@@ -18,6 +21,10 @@ class RedactingFilter(logging.Filter):
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self._redactor = redactor
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._redactor.redact(record.getMessage())
@@ -52,6 +59,14 @@ class _Formatter(JsonFormatter):
         self._redactor = redactor
         self._show_tracebacks = show_tracebacks
 
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # An Embedded Metric Format record needs its `_aws` member at the root, and the base
+        # formatter drops extras whose names start with "_"; so it travels nested and lands here.
+        embedded = log_data.pop(EMF_FIELD, None)
+        if isinstance(embedded, dict):
+            log_data.update(embedded)
+        return log_data
+
     def format(self, record: logging.LogRecord) -> str:
         if not self._show_tracebacks:
             record.exc_text = None
@@ -71,3 +86,13 @@ def configure_logging(*, level: str, redactor: Redactor) -> None:
     # boto's own chatter would drown the backup's story, and may echo request details.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def current_redactor() -> Redactor:
+    """The redactor configure_logging installed, for what is printed beside the logs (the CLI's
+    documents); before logging is configured, one that masks URI passwords only."""
+    for handler in logging.getLogger().handlers:
+        for installed in handler.filters:
+            if isinstance(installed, RedactingFilter):
+                return installed.redactor
+    return Redactor()

@@ -43,4 +43,6 @@ def emit_backup_metric(
     fields = backup_metric_fields(
         name=name, succeeded=succeeded, size=size, duration_s=duration_s, at=at
     )
-    log.info("backup metric", extra=fields)
+    from backupnimbus.entrypoints.logging import EMF_FIELD
+
+    log.info("backup metric", extra={EMF_FIELD: fields})

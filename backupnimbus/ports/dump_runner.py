@@ -21,6 +21,11 @@ class Dump(Protocol):
         """Returns: document counts per namespace, known once the stream reached its end."""
         ...
 
+    def stop(self) -> None:
+        """Ends the dump now, from any thread: a blocked `read` returns and raises
+        `DumpFailedError`. Safe to call more than once, and after the dump ended."""
+        ...
+
 
 class DumpRunner(Protocol):
     def open_dump(self, *, compress: bool) -> AbstractContextManager[Dump]:

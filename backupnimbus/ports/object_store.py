@@ -3,13 +3,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
 
 class Readable(Protocol):
     def read(self, size: int, /) -> bytes: ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A stream that can be told to stop from elsewhere (a deadline, a signal).
+
+    A store that waits for something other than the stream (a slow or stalled upload) checks
+    it while it waits, so that a stop is not held up until the wait ends.
+    """
+
+    def raise_if_stopped(self) -> None:
+        """Raises why the write must stop, if it must (e.g. DeadlineExceededError)."""
+        ...
 
 
 @attrs.frozen

@@ -22,7 +22,9 @@ def register(commands: Any) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("key", nargs="?", metavar="KEY", help="the backup's archive key")
     source.add_argument("--latest", action="store_true", help="the newest complete backup")
-    source.add_argument("--file", metavar="PATH", help="a local mongodump archive (gzipped or not)")
+    source.add_argument(
+        "--file", metavar="PATH", help="a local mongodump archive (gzipped, age-encrypted, or not)"
+    )
     parser.add_argument(
         "--name", type=backup_name, help="with --latest: only this backup set (default: any)"
     )
@@ -78,8 +80,35 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     except OSError as exc:
         raise UsageInvalidError([f"--file {args.file}: cannot read it ({exc.strerror})"]) from None
     with handle:
+        if not options.dry_run:
+            _check_before_writing(handle, args.file, container)
         archive = LocalArchive(path=args.file, stream=handle)
         return result_document(use_case.run(request=RestoreRequest(file=archive, options=options)))
+
+
+def _check_before_writing(handle: Any, path: str, container: Any) -> None:
+    """mongorestore writes documents as they arrive, and finds damage only where it is: a local
+    file has no manifest to vouch for it, so it is checked whole (structure and every CRC-64)
+    before anything is written, then read again from the start."""
+    from backupnimbus.domain.archive import AGE_MAGIC
+    from backupnimbus.domain.verify_backup import check_stream
+    from backupnimbus.errors import VerificationFailedError
+    from backupnimbus.ports.cipher import ArchiveCipher
+
+    encrypted = handle.read(len(AGE_MAGIC)) == AGE_MAGIC
+    handle.seek(0)
+    try:
+        if encrypted:
+            with container.resolve(ArchiveCipher).decrypting(handle, label=path) as plaintext:
+                check_stream(stream=plaintext)
+        else:
+            check_stream(stream=handle)
+    except VerificationFailedError as damaged:
+        raise VerificationFailedError(
+            f"{path} is not an intact archive, so nothing was restored: {damaged.message}",
+            details={**damaged.details, "file": path},
+        ) from damaged
+    handle.seek(0)
 
 
 def result_document(result: RestoreResult) -> dict[str, Any]:

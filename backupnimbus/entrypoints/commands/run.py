@@ -16,8 +16,22 @@ def register(commands: Any) -> None:
     parser.add_argument("--name", type=backup_name, help="backup set name (default: BACKUP_NAME)")
     parser.add_argument("--no-compress", action="store_true", help="store the archive without gzip")
     parser.add_argument("--timestamp", type=iso_timestamp, help="ISO 8601 time for the key")
+    parser.add_argument(
+        "--timeout", type=seconds, metavar="SECONDS",
+        help="stop, abort the upload and fail with TIMEOUT if the backup is not stored by then",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=run, render=render)
+
+
+def seconds(value: str) -> float:
+    try:
+        parsed = float(value)
+    except ValueError:
+        parsed = float("nan")
+    if not 0 < parsed < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {value!r}")
+    return parsed
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -29,7 +43,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     invocation = Invocation(
         name=args.name, compress=False if args.no_compress else None, timestamp=args.timestamp
     )
-    return Jobs(config=config, container=container).backup(invocation)
+    return Jobs(config=config, container=container).backup(invocation, budget_s=args.timeout)
 
 
 def render(document: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import backup_name
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport
+    from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifyFile
 
 
 def register(commands: Any) -> None:
@@ -24,7 +24,10 @@ def register(commands: Any) -> None:
         "--latest", action="store_true", help="the newest complete backup of the set"
     )
     target.add_argument(
-        "--file", type=Path, metavar="PATH", help="a local archive (no store, no manifest)"
+        "--file",
+        type=Path,
+        metavar="PATH",
+        help="a local archive (no store, no manifest), age-encrypted or not",
     )
     parser.add_argument(
         "--name", type=backup_name, help="the set --latest picks from (default: BACKUP_NAME)"
@@ -35,7 +38,7 @@ def register(commands: Any) -> None:
 
 def verify(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups, latest_complete
-    from backupnimbus.domain.verify_backup import VerifyBackup
+    from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
     from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.errors import UsageInvalidError
 
@@ -43,7 +46,7 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageInvalidError(["verify needs a KEY, --latest or --file PATH"])
     config, container = bootstrap(require_mongo=False)
     if args.file is not None:
-        return _verify_file(args.file)
+        return _verify_file(args.file, container.resolve(VerifyFile))
     key = args.key
     if args.latest:
         name = args.name or config.backup_name
@@ -60,21 +63,15 @@ def verified_document(report: VerificationReport) -> dict[str, Any]:
     }
 
 
-def _verify_file(path: Path) -> dict[str, Any]:
-    from backupnimbus.domain.verify_backup import ENCRYPTED_SUFFIX, check_stream
-    from backupnimbus.errors import UsageInvalidError, VerificationFailedError
+def _verify_file(path: Path, use_case: VerifyFile) -> dict[str, Any]:
+    from backupnimbus.errors import UsageInvalidError
 
-    if path.name.endswith(ENCRYPTED_SUFFIX):
-        raise VerificationFailedError(
-            f"Cannot verify {path}: verifying encrypted (.age) archives is not supported yet",
-            details={"file": str(path), "reason": "encrypted archives are not supported yet"},
-        )
     try:
         handle = path.open("rb", buffering=0)
     except OSError as exc:
         raise UsageInvalidError([f"--file {path}: {exc.strerror or exc}"]) from None
     with handle:
-        checked = check_stream(stream=handle)
+        checked = use_case.run(stream=handle, label=str(path))
     return {"status": "verified", "file": str(path), **checked_document(checked)}
 
 
@@ -84,6 +81,7 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
         "size": checked.size,
         "sha256": checked.sha256,
         "compressed": archive.gzipped,
+        "encrypted": checked.encrypted,
         "archive": {
             "bytes": archive.bytes_read,
             "format_version": archive.header.format_version,
@@ -111,7 +109,7 @@ def render(document: dict[str, Any]) -> str:
     namespaces = document["namespaces"]
     lines = [
         f"Verified: {where}",
-        f"  size      {document['size']} bytes" + (" (gzip)" if document["compressed"] else ""),
+        f"  size      {document['size']} bytes" + _forms(document),
         f"  sha256    {document['sha256']}"
         + (" (matches the manifest)" if "manifest_sha256" in document else ""),
         f"  archive   {document['archive']['bytes']} bytes, mongodump "
@@ -124,3 +122,9 @@ def render(document: dict[str, Any]) -> str:
         for ns, stats in namespaces.items()
     ]
     return "\n".join(lines)
+
+
+def _forms(document: dict[str, Any]) -> str:
+    forms = [form for form, flag in (("age", "encrypted"), ("gzip", "compressed"))
+             if document.get(flag)]  # fmt: skip
+    return f" ({', '.join(forms)})" if forms else ""
