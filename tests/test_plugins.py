@@ -43,8 +43,17 @@ class SpoolStore(LocalDirectoryStore):
             ledger.write(key + "\\n")
 
 
+class FileMailer:
+    """Delivers each e-mail as a line in a file, as a chat or pager integration would post it."""
+
+    def send(self, *, email):
+        with Path(os.environ["MAIL_FILE"]).open("a") as inbox:
+            inbox.write(email.subject + " | " + email.text.replace("\\n", " ") + "\\n")
+
+
 def register(registry):
     registry.add_storage_backend("spool", lambda config: SpoolStore(Path(os.environ["SPOOL_DIR"])))
+    registry.add_mailer_backend("file", lambda config: FileMailer())
 '''
 
 
@@ -100,6 +109,26 @@ def test_plugin_storage_backend_is_selected_and_used(
         result["key"],
         result["manifest_key"],
     ]
+
+
+def test_plugin_mailer_is_selected_and_receives_the_outcome(
+    tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str
+) -> None:
+    site = _install(tmp_path, "spoolplugin", PLUGIN_MODULE)
+    inbox = tmp_path / "inbox.txt"
+    MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(5))
+    env = {**backup_env, "PYTHONPATH": str(site), "NOTIFICATIONS_ENABLED": "true",
+           "MAILER_BACKEND": "file", "MAIL_FILE": str(inbox),
+           "MONGODUMP_NS_INCLUDE": f"{database}.*"}  # fmt: skip
+
+    completed = run_cli(["run", "--json"], env)
+
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["notification"] == {"sent": True, "error": None}
+    [line] = inbox.read_text().splitlines()
+    assert line.startswith("[BackupNimbus] Backup succeeded")
+    assert result["key"] in line
 
 
 def test_unknown_backend_names_the_installed_ones(backup_env: dict[str, str]) -> None:

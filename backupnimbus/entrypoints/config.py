@@ -173,9 +173,12 @@ def load_config(
             f"NOTIFICATION_RECIPIENTS holds {len(bad)} invalid e-mail address(es); "
             "expected a base64-encoded, comma-separated list of addresses"
         )
-    if enabled and sender is None:
+    raw["mailer_backend"] = reader.plain("MAILER_BACKEND")
+    # SES needs both; a plugin mailer (MAILER_BACKEND) may address people its own way.
+    with_ses = enabled and raw["mailer_backend"] in (None, "ses")
+    if with_ses and sender is None:
         reader.problem("NOTIFICATION_SENDER_EMAIL is required when NOTIFICATIONS_ENABLED=true")
-    if enabled and not recipients:
+    if with_ses and not recipients:
         reader.problem("NOTIFICATION_RECIPIENTS is required when NOTIFICATIONS_ENABLED=true")
     raw["notifications"] = {"enabled": enabled, "sender": sender, "recipients": recipients}
     raw["notifications"]["on_success"] = reader.flag("NOTIFY_ON_SUCCESS", default=True)
@@ -206,7 +209,6 @@ def load_config(
     raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
     raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
     raw["storage_backend"] = reader.plain("STORAGE_BACKEND")
-    raw["mailer_backend"] = reader.plain("MAILER_BACKEND")
     raw["retention"] = {rule: reader.count(f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
     raw["age_recipients"] = _age_recipients(reader)
     raw["age_identities"] = _age_identities(reader)

@@ -128,8 +128,14 @@ def build_container(
     )
     _register_port(container, ObjectStore, overrides.get("object_store"),
                    lambda: _with_progress(storage(config), progress))  # fmt: skip
-    _register_port(container, Mailer, overrides.get("mailer"),
-                   lambda: _mailer(config, redactor, retry))  # fmt: skip
+    mailer = select_backend(
+        "mailer",
+        "MAILER_BACKEND",
+        config.mailer_backend or ("ses" if config.notifications.enabled else "log"),
+        {"ses": lambda c: _ses_mailer(c, redactor, retry), "log": _log_mailer,
+         **plugins.mailer_backends},
+    )  # fmt: skip
+    _register_port(container, Mailer, overrides.get("mailer"), lambda: mailer(config))
     container.register(ArchiveCipher, factory=lambda: _cipher(config), scope=punq.Scope.singleton)
     container.register(
         NotifyOutcome,
@@ -285,15 +291,19 @@ def _aws_client(service: str, config: Config) -> Any:
     return session.client(service, config=tuning, endpoint_url=endpoint)  # type: ignore[call-overload]
 
 
-def _mailer(config: Config, redactor: Redactor, retry: RetryPolicy) -> Mailer:
-    notifications = config.notifications
-    if not notifications.enabled:
-        from backupnimbus.adapters.log_mailer import LogMailer
+def _log_mailer(config: Config) -> Mailer:
+    from backupnimbus.adapters.log_mailer import LogMailer
 
-        return LogMailer()
+    return LogMailer()
+
+
+def _ses_mailer(config: Config, redactor: Redactor, retry: RetryPolicy) -> Mailer:
     from backupnimbus.adapters.ses import SesMailer
+    from backupnimbus.errors import ConfigInvalidError
 
-    assert notifications.sender is not None, "load_config requires a sender when enabled"
+    notifications = config.notifications
+    if notifications.sender is None:
+        raise ConfigInvalidError(["MAILER_BACKEND=ses needs NOTIFICATION_SENDER_EMAIL"])
     return SesMailer(
         client=_aws_client("ses", config),
         sender=notifications.sender,
