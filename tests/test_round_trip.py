@@ -136,3 +136,4 @@ def test_make_run_demo_leaves_archive_and_manifest(mongo_tools: Path, tmp_path: 
     assert manifest["sha256"] == hashlib.sha256(archives[0].read_bytes()).hexdigest()
     assert manifest["namespaces"]["shop.users"] == 200
     assert str(archives[0]) in completed.stdout
+    assert "every collection's CRC-64 checked" in completed.stdout
