@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 
 
@@ -21,5 +20,5 @@ class Base64EnvSecrets:
             return None
         try:
             return base64.b64decode(raw.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
             raise ValueError(f"{name} is not valid base64-encoded UTF-8 text") from exc

@@ -19,6 +19,7 @@ from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
+    DeadlineExceededError,
     ObjectExistsError,
     StorageFailedError,
 )
@@ -54,6 +55,8 @@ _EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 UPLOAD_MARKER = "backupnimbus-upload"
 # How often a wait on part uploads looks up from them to see whether the write must stop.
 _POLL_S = 0.25
+# How long a failed upload waits for its parts in flight before it aborts.
+_SETTLE_S = 1.0
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -162,13 +165,7 @@ class S3ObjectStore:
         )
         body = _ResumingBody(
             response,
-            reopen=lambda offset, etag: self._call(
-                "GetObject",
-                lambda: self._client.get_object(
-                    Bucket=self._bucket, Key=key, Range=f"bytes={offset}-", IfMatch=etag
-                ),
-                key=key,
-            ),
+            reopen=lambda offset, etag: self._read_rest(key, offset, etag),
             give_up=lambda exc: self._storage_error("GetObject", key, exc),
             resumes=self._retry.attempts - 1,
         )
@@ -176,6 +173,26 @@ class S3ObjectStore:
             yield cast(BinaryIO, body)
         finally:
             body.close()
+
+    def _read_rest(self, key: str, offset: int, etag: str) -> Any:
+        try:
+            return self._call(
+                "GetObject",
+                lambda: self._client.get_object(
+                    Bucket=self._bucket, Key=key, Range=f"bytes={offset}-", IfMatch=etag
+                ),
+                key=key,
+            )
+        except ObjectExistsError as exc:  # 412: If-Match failed
+            raise StorageFailedError(
+                f"s3://{self._bucket}/{key} changed while it was being read",
+                details={
+                    "operation": "GetObject",
+                    "bucket": self._bucket,
+                    "key": key,
+                    "reason": "PreconditionFailed",
+                },
+            ) from exc
 
     def list_objects(self, *, prefix: str) -> Iterator[StoredObject]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -270,11 +287,13 @@ class S3ObjectStore:
                     break
             while in_flight:
                 parts.append(_next_done(in_flight, stream))
-        except BaseException:
+        except BaseException as failure:
             abandoned.set()
-            # Not waiting for parts still in flight: one may be stalled until its read timeout,
-            # and the upload is aborted anyway; S3 refuses a part that lands after the abort.
             pool.shutdown(wait=False, cancel_futures=True)
+            # A part on its way usually lands within moments, and an abort after it frees it; S3
+            # may keep a part that lands after the abort. Out of time, nothing is waited for.
+            if not isinstance(failure, DeadlineExceededError):
+                concurrent.futures.wait(in_flight, timeout=_SETTLE_S)
             raise
         pool.shutdown(wait=True)
         return parts, size

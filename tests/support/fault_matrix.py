@@ -90,8 +90,7 @@ class FaultMatrix:
     def render(self) -> str:
         rows = [self.rows[row_id] for row_id in ROWS]
         lines = [
-            "| # | Fault | Injected | Expected | Observed | Data lost (bytes) "
-            "| Orphaned uploads |",
+            "| # | Fault | Injected | Expected | Observed | Data lost (bytes) | Orphaned uploads |",
             "|---|---|---:|---|---|---:|---:|",
         ]
         for number, row in enumerate(rows, 1):
