@@ -235,10 +235,10 @@ S3_CASES = [
         calls={"UploadPart": 5, "AbortMultipartUpload": 2},
     ),
     S3Case(
-        "s3-head-slowdown",
-        "HeadObject (the key check): 503 SlowDown twice",
+        "s3-key-check-slowdown",
+        "ListObjectsV2 (the key check): 503 SlowDown twice",
         "retried; backup succeeds",
-        lambda _: [Rule("HeadObject", (Action.SLOW_DOWN,), calls=frozenset({1, 2}))],
+        lambda _: [Rule("ListObjectsV2", (Action.SLOW_DOWN,), calls=frozenset({1, 2}))],
     ),
     S3Case(
         "s3-create-response-lost",
@@ -273,7 +273,7 @@ S3_CASES = [
             Rule("CompleteMultipartUpload", (Action.RESET,), calls=frozenset({1}), forward=True),
             Rule("CompleteMultipartUpload", (Action.NO_SUCH_UPLOAD,), calls=frozenset({2})),
         ],
-        calls={"CompleteMultipartUpload": 2, "HeadObject": 2},
+        calls={"CompleteMultipartUpload": 2, "HeadObject": 1},
     ),
     S3Case(
         "s3-complete-lost-then-precondition",
@@ -283,7 +283,7 @@ S3_CASES = [
             Rule("CompleteMultipartUpload", (Action.RESET,), calls=frozenset({1}), forward=True),
             Rule("CompleteMultipartUpload", (Action.PRECONDITION_FAILED,), calls=frozenset({2})),
         ],
-        calls={"CompleteMultipartUpload": 2, "HeadObject": 2},
+        calls={"CompleteMultipartUpload": 2, "HeadObject": 1},
     ),
     S3Case(
         "s3-complete-foreign-object",

@@ -148,15 +148,14 @@ class S3ObjectStore:
             log.warning("PutObject's response was lost, but the object is ours", extra={"key": key})
 
     def exists(self, *, key: str) -> bool:
-        try:
-            self._call(
-                "HeadObject",
-                lambda: self._client.head_object(Bucket=self._bucket, Key=key),
-                key=key,
-            )
-        except BackupNotFoundError:
-            return False
-        return True
+        # A listing, not HeadObject: S3 answers HeadObject on a missing key with 403 unless the
+        # caller may list the whole bucket, and the least-privilege role may list its prefix only.
+        listed = self._call(
+            "ListObjectsV2",
+            lambda: self._client.list_objects_v2(Bucket=self._bucket, Prefix=key, MaxKeys=1),
+            key=key,
+        )
+        return any(item["Key"] == key for item in listed.get("Contents", []))
 
     @contextlib.contextmanager
     def open_read(self, *, key: str) -> Iterator[BinaryIO]:

@@ -23,7 +23,7 @@ ROWS = (
     "s3-stalled-upload-part",
     "s3-permanent-upload-part",
     "s3-abort-response-lost",
-    "s3-head-slowdown",
+    "s3-key-check-slowdown",
     "s3-create-response-lost",
     "s3-complete-500-once",
     "s3-complete-response-lost",
