@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import attrs
 
 from backupnimbus.errors import UsageInvalidError
-from backupnimbus.ports.mailer import Email, Mailer
+from backupnimbus.ports.mailer import EMAIL_ADDRESS, Email, Mailer
 
 # A sanity check, not RFC 5322: it catches typos and lists pasted into one argument.
-_ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 
 @attrs.frozen
@@ -42,7 +40,7 @@ class SendMessage:
             problems.append("the subject must be a single line")
         if not message.strip():
             problems.append("the message is empty")
-        bad = [address for address in recipients if not _ADDRESS.match(address)]
+        bad = [address for address in recipients if not EMAIL_ADDRESS.match(address)]
         if bad:
             problems.append(
                 f"not an e-mail address: {', '.join(map(repr, bad))} "

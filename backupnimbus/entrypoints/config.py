@@ -14,6 +14,7 @@ import cattrs
 from backupnimbus.domain.models import SourceInfo
 from backupnimbus.domain.retention import RULES, RetentionPolicy
 from backupnimbus.errors import ConfigInvalidError
+from backupnimbus.ports.mailer import EMAIL_ADDRESS
 from backupnimbus.ports.secret_source import SecretSource
 
 LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "WARNING": "WARNING",
@@ -21,7 +22,6 @@ LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "WARNING": "W
 APP_ENVS = ("development", "production", "test")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
-_EMAIL = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # age's X25519 keys: Bech32, whose alphabet has no 1, b, i or o; the checksum is pyrage's to check.
@@ -165,9 +165,9 @@ def load_config(
     enabled = reader.flag("NOTIFICATIONS_ENABLED", default=False)
     sender = reader.secret("NOTIFICATION_SENDER_EMAIL")
     recipients = reader.secret_list("NOTIFICATION_RECIPIENTS")
-    if sender is not None and not _EMAIL.match(sender):
+    if sender is not None and not EMAIL_ADDRESS.match(sender):
         reader.problem("NOTIFICATION_SENDER_EMAIL must decode to an e-mail address")
-    bad = [r for r in recipients if not _EMAIL.match(r)]
+    bad = [r for r in recipients if not EMAIL_ADDRESS.match(r)]
     if bad:
         reader.problem(
             f"NOTIFICATION_RECIPIENTS holds {len(bad)} invalid e-mail address(es); "

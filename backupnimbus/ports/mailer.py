@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 import attrs
+
+# What SES and the configuration accept as an address: local@domain.tld, nothing around it.
+EMAIL_ADDRESS = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 @attrs.frozen
