@@ -13,8 +13,8 @@ test: venv tools age lint
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check backupnimbus tests
-	$(BIN)/ruff format --check backupnimbus tests
+	$(BIN)/ruff check backupnimbus tests benchmarks
+	$(BIN)/ruff format --check backupnimbus tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/cfn-lint deploy/template.yaml

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from backupnimbus.domain.archive import MAGIC, ArchiveSummary, read_archive
 from backupnimbus.errors import VerificationFailedError
+from tests.support.testdata import TESTDATA
 
-TESTDATA = Path("/work/shared/testdata")
 MULTI_DB = TESTDATA / "mongodump-100.8.0__multi-db.archive"
 MULTI_DB_GZ = TESTDATA / "mongodump-100.8.0__multi-db.archive.gz"
 SHOP_USERS = TESTDATA / "mongodump-100.8.0__shop.users.archive"

@@ -31,8 +31,8 @@ from backupnimbus.errors import ConfigInvalidError, DeadlineExceededError, DumpF
 from tests.conftest import REGION, b64, run_cli
 from tests.support.bson_corpus import raw_documents, seed_every_type
 from tests.support.servers import Secantus
+from tests.support.testdata import TESTDATA
 
-TESTDATA = Path("/work/shared/testdata")
 MULTI_DB_GZ = TESTDATA / "mongodump-100.8.0__multi-db.archive.gz"
 MULTI_DB_COUNTS = {"shop.orders": 5000, "shop.users": 200, "analytics.events_2025": 300}
 AGE_MAGIC = b"age-encryption.org/v1\n"

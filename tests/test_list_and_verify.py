@@ -19,8 +19,8 @@ from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from tests.conftest import run_cli
 from tests.support.servers import Secantus
+from tests.support.testdata import TESTDATA
 
-TESTDATA = Path("/work/shared/testdata")
 MULTI_DB = TESTDATA / "mongodump-100.8.0__multi-db.archive"
 MULTI_DB_GZ = TESTDATA / "mongodump-100.8.0__multi-db.archive.gz"
 MULTI_DB_COUNTS = {"shop.orders": 5000, "shop.users": 200, "analytics.events_2025": 300}

@@ -26,10 +26,10 @@ from backupnimbus.redaction import Redactor
 from tests.conftest import b64, run_cli
 from tests.support.bson_corpus import index_specs, raw_documents, seed_every_type
 from tests.support.servers import Secantus
+from tests.support.testdata import TESTDATA
 
 pytestmark = pytest.mark.e2e
 
-TESTDATA = Path("/work/shared/testdata")
 USERS_ARCHIVE = TESTDATA / "mongodump-100.8.0__shop.users.archive"
 MULTI_DB_GZ = TESTDATA / "mongodump-100.8.0__multi-db.archive.gz"
 MULTI_DB = TESTDATA / "mongodump-100.8.0__multi-db.archive"
