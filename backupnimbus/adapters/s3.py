@@ -97,7 +97,7 @@ class S3ObjectStore:
         bucket: str,
         retry: RetryPolicy,
         part_sizer: PartSizer | None = None,
-        concurrency: int = 2,
+        concurrency: int = 3,
         sse: str | None = None,
         sse_kms_key_id: str | None = None,
     ) -> None:
@@ -217,8 +217,10 @@ class S3ObjectStore:
             "CreateMultipartUpload",
             attempts.track(
                 lambda: self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=key, Metadata={UPLOAD_MARKER: token}, **self._sse
-                )
+                    Bucket=self._bucket, Key=key, Metadata={UPLOAD_MARKER: token},
+                    # S3 then checks every part's CRC32 on arrival and stores the object's.
+                    ChecksumAlgorithm="CRC32", **self._sse,
+                )  # fmt: skip
             ),
             key=key,
         )
@@ -304,11 +306,16 @@ class S3ObjectStore:
             if abandoned.is_set():
                 raise StorageFailedError("The upload was abandoned", details={"key": key})
             return self._client.upload_part(
-                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-            )
+                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
+                ChecksumAlgorithm="CRC32",
+            )  # fmt: skip
 
         response = self._call("UploadPart", attempt, key=key, abandoned=abandoned)
-        return {"ETag": response["ETag"], "PartNumber": number}
+        return {
+            "ETag": response["ETag"],
+            "PartNumber": number,
+            "ChecksumCRC32": response["ChecksumCRC32"],
+        }
 
     def _complete(
         self, *, key: str, upload_id: str, parts: list[dict[str, Any]], token: str, size: int
