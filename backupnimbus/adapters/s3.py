@@ -217,10 +217,13 @@ class S3ObjectStore:
             "CreateMultipartUpload",
             attempts.track(
                 lambda: self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=key, Metadata={UPLOAD_MARKER: token},
+                    Bucket=self._bucket,
+                    Key=key,
+                    Metadata={UPLOAD_MARKER: token},
                     # S3 then checks every part's CRC32 on arrival and stores the object's.
-                    ChecksumAlgorithm="CRC32", **self._sse,
-                )  # fmt: skip
+                    ChecksumAlgorithm="CRC32",
+                    **self._sse,
+                )
             ),
             key=key,
         )
@@ -306,9 +309,13 @@ class S3ObjectStore:
             if abandoned.is_set():
                 raise StorageFailedError("The upload was abandoned", details={"key": key})
             return self._client.upload_part(
-                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
                 ChecksumAlgorithm="CRC32",
-            )  # fmt: skip
+            )
 
         response = self._call("UploadPart", attempt, key=key, abandoned=abandoned)
         return {
