@@ -54,6 +54,39 @@ def mongo_tools_dir() -> Path:
     return directory
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_listening(
+    name: str, argv: list[str], port: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Starts a server and waits until it accepts connections; fails the run, naming why."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"{name} exited with {process.returncode} while starting:\n"
+                + log_path.read_text(errors="replace")[-2000:],
+                pytrace=False,
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    stop_process(process)
+    pytest.fail(f"{name} did not listen on 127.0.0.1:{port} within 60 s", pytrace=False)
+
+
 @attrs.define
 class Secantus:
     port: int
@@ -65,40 +98,16 @@ class Secantus:
         return f"mongodb://127.0.0.1:{self.port}/"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_secantus(storage: Path, *extra: str) -> Secantus:
     port = free_port()
     log_path = storage.with_suffix(".log")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [venv_script("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(storage), *extra],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    server = Secantus(port=port, process=process, log_path=log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"SecantusDB exited with {process.returncode} while starting:\n"
-                + log_path.read_text(errors="replace")[-2000:],
-                pytrace=False,
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.stop()
-    pytest.fail(f"SecantusDB did not listen on 127.0.0.1:{port} within 60 s", pytrace=False)
+    argv = [venv_script("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
+            "--storage-path", str(storage), *extra]  # fmt: skip
+    process = start_listening("SecantusDB", argv, port, log_path)
+    return Secantus(port=port, process=process, log_path=log_path)
 
 
 @attrs.define
@@ -107,34 +116,12 @@ class MotoProcess:
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_moto_process(log_path: Path) -> MotoProcess:
     """moto in server mode, in its own process, so its state is its own."""
     port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [venv_script("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"moto_server exited with {process.returncode}:\n"
-                + log_path.read_text(errors="replace")[-2000:],
-                pytrace=False,
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return MotoProcess(endpoint=f"http://127.0.0.1:{port}", process=process)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"moto_server did not listen on 127.0.0.1:{port} within 60 s", pytrace=False)
+    argv = [venv_script("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    process = start_listening("moto_server", argv, port, log_path)
+    return MotoProcess(endpoint=f"http://127.0.0.1:{port}", process=process)
