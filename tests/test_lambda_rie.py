@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.support.servers import REPO, Secantus, free_port
+from tests.support.servers import REPO, Secantus, built_path, free_port
 from tests.test_lambda_handler import SCHEDULED_EVENT
 
 ENTRYPOINT = REPO / "docker" / "entrypoint"
@@ -39,19 +39,7 @@ PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH",
 
 @pytest.fixture(scope="session")
 def lambda_rie() -> Path:
-    configured = os.environ.get("LAMBDA_RIE")
-    if configured:
-        binary = Path(configured)
-    else:
-        built = subprocess.run(
-            [str(REPO / "scripts" / "build-lambda-rie")], capture_output=True, text=True
-        )
-        if built.returncode != 0:
-            pytest.fail(
-                "scripts/build-lambda-rie could not build aws-lambda-rie:\n" + built.stderr[-2000:],
-                pytrace=False,
-            )
-        binary = Path(built.stdout.strip().splitlines()[-1])
+    binary = built_path("LAMBDA_RIE", "build-lambda-rie")
     if not os.access(binary, os.X_OK):
         pytest.fail(
             f"{binary} is not an executable aws-lambda-rie; run `make tools`", pytrace=False

@@ -33,21 +33,20 @@ def venv_script(name: str) -> str:
     return found
 
 
-def mongo_tools_dir() -> Path:
-    configured = os.environ.get("MONGO_TOOLS_BIN")
+def built_path(variable: str, script: str) -> Path:
+    """The path in `variable` (set by `make test`), else what `scripts/<script>` builds and
+    prints; a build that fails fails the run with its stderr, never a skip."""
+    configured = os.environ.get(variable)
     if configured:
-        directory = Path(configured)
-    else:
-        built = subprocess.run(
-            [str(REPO / "scripts" / "build-mongo-tools")], capture_output=True, text=True
-        )
-        if built.returncode != 0:
-            pytest.fail(
-                "the MongoDB Database Tools could not be built by scripts/build-mongo-tools:\n"
-                + built.stderr[-2000:],
-                pytrace=False,
-            )
-        directory = Path(built.stdout.strip().splitlines()[-1])
+        return Path(configured)
+    built = subprocess.run([str(REPO / "scripts" / script)], capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.fail(f"scripts/{script} failed:\n{built.stderr[-2000:]}", pytrace=False)
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
+def mongo_tools_dir() -> Path:
+    directory = built_path("MONGO_TOOLS_BIN", "build-mongo-tools")
     for tool in ("mongodump", "mongorestore", "bsondump"):
         if not os.access(directory / tool, os.X_OK):
             pytest.fail(f"{tool} is missing from {directory}; run `make tools`", pytrace=False)
