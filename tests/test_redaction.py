@@ -28,6 +28,7 @@ from backupnimbus.entrypoints.logging import configure_logging
 from backupnimbus.errors import BackupNimbusError, DumpFailedError, RestoreFailedError
 from backupnimbus.ports.archive_restorer import RestoreOptions
 from backupnimbus.redaction import MASK, Redactor
+from backupnimbus.stop_signal import StopSignal
 from tests.conftest import b64
 
 # A password with everything that breaks naive parsing: '@' and ':' (userinfo), '"' and '\'
@@ -196,7 +197,7 @@ class _CarelessDumpRunner:
     def describe_tool(self) -> str:
         return "100.0.0"
 
-    def open_dump(self, *, compress: bool) -> Any:
+    def open_dump(self, *, compress: bool, stop: Any = None) -> Any:
         raise DumpFailedError(f"cannot reach {URI}", details={"said": [PASSWORD]})
 
 
@@ -280,7 +281,10 @@ def test_the_mongodump_stderr_tail_is_redacted(tmp_path: Path) -> None:
         retry=RetryPolicy(attempts=1, wait=tenacity.wait_none()),
     )  # fmt: skip
 
-    with pytest.raises(DumpFailedError) as caught, runner.open_dump(compress=False):
+    with (
+        pytest.raises(DumpFailedError) as caught,
+        runner.open_dump(compress=False, stop=StopSignal()),
+    ):
         pass
 
     tail = caught.value.details["stderr_tail"]

@@ -31,6 +31,7 @@ from backupnimbus.errors import (
     StorageFailedError,
 )
 from backupnimbus.redaction import Redactor
+from backupnimbus.stop_signal import StopSignal
 from tests.support.servers import Secantus
 
 MiB = 1024 * 1024
@@ -205,7 +206,7 @@ def test_dump_that_exits_before_writing_is_run_again(
     runner = _runner(executable, secantus.uri, database, NO_WAIT)
     caplog.set_level(logging.WARNING, logger="backupnimbus")
 
-    with runner.open_dump(compress=False) as dump:
+    with runner.open_dump(compress=False, stop=StopSignal()) as dump:
         archive = _drain(dump)
         counts = dump.namespaces()
 
@@ -221,7 +222,10 @@ def test_dump_that_never_starts_gives_up_after_the_policy_attempts(
     executable, runs = _flaky_mongodump(tmp_path, mongo_tools, failures=100)
     runner = _runner(executable, secantus.uri, database, RetryPolicy(attempts=3, wait=NO_WAIT.wait))
 
-    with pytest.raises(DumpFailedError) as raised, runner.open_dump(compress=True):
+    with (
+        pytest.raises(DumpFailedError) as raised,
+        runner.open_dump(compress=True, stop=StopSignal()),
+    ):
         pass
 
     assert runs.read_text().strip() == "3"
@@ -236,7 +240,10 @@ def test_uri_that_mongodump_rejects_is_a_config_error_never_retried(
     runner = _runner(executable, "mongodb://127.0.0.1:notaport/", "shop", NO_WAIT)
     caplog.set_level(logging.WARNING, logger="backupnimbus")
 
-    with pytest.raises(ConfigInvalidError) as raised, runner.open_dump(compress=True):
+    with (
+        pytest.raises(ConfigInvalidError) as raised,
+        runner.open_dump(compress=True, stop=StopSignal()),
+    ):
         pass
 
     assert runs.read_text().strip() == "1"
@@ -259,7 +266,10 @@ def test_dump_that_fails_after_writing_is_not_run_again(
     )
     runner = _runner(executable, secantus.uri, database, NO_WAIT)
 
-    with runner.open_dump(compress=False) as dump, pytest.raises(DumpFailedError) as raised:
+    with (
+        runner.open_dump(compress=False, stop=StopSignal()) as dump,
+        pytest.raises(DumpFailedError) as raised,
+    ):
         _drain(dump)
 
     assert counter.read_text().splitlines() == ["run"]

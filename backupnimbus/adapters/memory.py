@@ -19,6 +19,7 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.mailer import Email
 from backupnimbus.ports.object_store import Readable, StoredObject
+from backupnimbus.stop_signal import StopSignal
 
 
 @attrs.define
@@ -38,6 +39,7 @@ class FakeDump:
     data: bytes
     fail_after: int | None
     counts: dict[str, int]
+    reported_warnings: tuple[str, ...] = ()
     position: int = 0
     stopped: bool = False
     """Set by stop(); a stopped fake dump raises DumpFailedError on its next read."""
@@ -54,6 +56,9 @@ class FakeDump:
 
     def namespaces(self) -> Mapping[str, int]:
         return dict(self.counts)
+
+    def warnings(self) -> tuple[str, ...]:
+        return self.reported_warnings
 
     def stop(self) -> None:
         self.stopped = True
@@ -74,7 +79,7 @@ class FakeDumpRunner:
         return "fake-dump 1.0"
 
     @contextlib.contextmanager
-    def open_dump(self, *, compress: bool) -> Iterator[FakeDump]:
+    def open_dump(self, *, compress: bool, stop: StopSignal) -> Iterator[FakeDump]:
         self.starts += 1
         if self.fail_to_start:
             self.fail_to_start -= 1

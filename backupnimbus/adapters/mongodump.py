@@ -17,6 +17,7 @@ from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.adapters.tool_config import private_config
 from backupnimbus.errors import ConfigInvalidError, DumpFailedError
 from backupnimbus.redaction import Redactor
+from backupnimbus.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class MongodumpRunner:
         return first[0].split("version:", 1)[-1].strip()
 
     @contextlib.contextmanager
-    def open_dump(self, *, compress: bool) -> Iterator[MongodumpStream]:
+    def open_dump(self, *, compress: bool, stop: StopSignal) -> Iterator[MongodumpStream]:
         with private_config(self._uri) as config_path:
             stream = self._retry.call(
                 lambda: self._start(config_path, compress=compress),
@@ -152,6 +153,9 @@ class MongodumpStream:
 
     def namespaces(self) -> Mapping[str, int]:
         return dict(self._counts)
+
+    def warnings(self) -> tuple[str, ...]:
+        return ()
 
     def stop(self) -> None:
         """Kills mongodump from any thread. A blocked `read` then reaches the end of the pipe and

@@ -24,6 +24,7 @@ from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.object_store import ObjectStore, Readable
+from backupnimbus.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class RunBackup:
             raise out_of_time(key=key, deadline=request.deadline, bytes_read=0)
         dump_version = self.dumps.describe_tool()
         log.info("backup started", extra={"key": key, "backup_name": request.name})
-        with self.dumps.open_dump(compress=request.compress) as dump:
+        with self.dumps.open_dump(compress=request.compress, stop=StopSignal()) as dump:
             with self._stored_form(dump) as stored:
                 reader = DigestingReader(stored)
                 with watch_deadline(

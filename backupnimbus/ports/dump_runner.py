@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from backupnimbus.stop_signal import StopSignal
+
 
 class Dump(Protocol):
     """A running dump, read as a byte stream.
@@ -21,6 +23,12 @@ class Dump(Protocol):
         """Returns: document counts per namespace, known once the stream reached its end."""
         ...
 
+    def warnings(self) -> tuple[str, ...]:
+        """Returns: what the tool reported skipping or failing while it still exited 0 (a
+        collection it was not authorized to read, ...), already redacted; known once the stream
+        reached its end. Not empty means the archive is partial, however valid it is."""
+        ...
+
     def stop(self) -> None:
         """Ends the dump now, from any thread: a blocked `read` returns and raises
         `DumpFailedError`. Safe to call more than once, and after the dump ended."""
@@ -28,11 +36,14 @@ class Dump(Protocol):
 
 
 class DumpRunner(Protocol):
-    def open_dump(self, *, compress: bool) -> AbstractContextManager[Dump]:
+    def open_dump(self, *, compress: bool, stop: StopSignal) -> AbstractContextManager[Dump]:
         """Starts a dump of the configured source.
 
         Args:
             compress: gzip the archive stream.
+            stop: when it is set, in any phase (connecting, between retries, streaming), the
+                tool is stopped and reaped at once and `stop.reason` is raised from here or from
+                the dump's `read`.
 
         Returns: a context manager; leaving it early stops the dump and releases everything.
         """
