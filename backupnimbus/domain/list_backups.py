@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import attrs
 
 from backupnimbus.domain.keys import MANIFEST_SUFFIX
-from backupnimbus.domain.manifest_codec import decode_manifest
+from backupnimbus.domain.manifest_codec import UnreadableManifestError, decode_manifest
 from backupnimbus.domain.models import Manifest
 from backupnimbus.errors import BackupNotFoundError
 from backupnimbus.ports.object_store import ObjectStore, StoredObject
@@ -18,6 +18,17 @@ _ARCHIVE = re.compile(
     r"(?P<name>[^/]+)/\d{4}/\d{2}/\d{2}/(?P=name)-(?P<stamp>\d{8}T\d{6}Z)"
     r"\.archive(?P<gz>\.gz)?(?P<age>\.age)?$"
 )
+
+
+COMPLETE = "complete"
+"""Proven whole, and the dump tool left nothing out: the only state that counts as a backup."""
+PARTIAL = "partial"
+"""Proven whole, but the dump tool reported skipping something; kept, never counted."""
+UNREADABLE = "unreadable"
+"""A manifest exists but does not decode, or names another archive: never counted, never
+deleted, since nothing proves it is not a good backup a newer version wrote."""
+INCOMPLETE = "incomplete"
+"""No manifest: an upload that never finished, or one still running."""
 
 
 @attrs.frozen
@@ -33,11 +44,23 @@ class BackupRecord:
     encrypted: bool
     modified_at: datetime
     manifest: Manifest | None = None
-    """None means incomplete: the archive has no (readable) manifest."""
+    """The decoded manifest; None when there is none or it is unreadable."""
+    manifest_problem: str | None = None
+    """Why a manifest that exists could not be used; None when it could, or is absent."""
+
+    @property
+    def state(self) -> str:
+        """COMPLETE, PARTIAL, UNREADABLE or INCOMPLETE."""
+        if self.manifest_problem is not None:
+            return UNREADABLE
+        if self.manifest is None:
+            return INCOMPLETE
+        return COMPLETE if self.manifest.complete else PARTIAL
 
     @property
     def complete(self) -> bool:
-        return self.manifest is not None
+        """A good backup: its manifest decodes, matches it, and reports nothing left out."""
+        return self.state == COMPLETE
 
     @property
     def manifest_key(self) -> str:
@@ -57,30 +80,66 @@ class ListBackups:
             match = _ARCHIVE.match(key[len(self.prefix) :])
             if match is None or (name is not None and match["name"] != name):
                 continue
-            manifest = None
+            record = _record(obj, match)
             if key + MANIFEST_SUFFIX in objects:
-                manifest = self._read_manifest(key + MANIFEST_SUFFIX)
-            records.append(_record(obj, match, manifest))
+                record = self._with_manifest(record)
+            records.append(record)
         return sorted(records, key=lambda r: (r.timestamp, r.key), reverse=True)
 
-    def _read_manifest(self, key: str) -> Manifest | None:
+    def _with_manifest(self, record: BackupRecord) -> BackupRecord:
         try:
-            with self.store.open_read(key=key) as stream:
-                return decode_manifest(stream.read())
-        except (ValueError, KeyError, TypeError):
-            log.warning("unreadable manifest; the backup counts as incomplete", extra={"key": key})
-            return None
+            with self.store.open_read(key=record.manifest_key) as stream:
+                manifest = decode_manifest(stream.read())
+        except UnreadableManifestError as exc:
+            problem: str | None = str(exc)
+        else:
+            problem = manifest_mismatch(manifest, key=record.key, name=record.name)
+            if problem is None:
+                return attrs.evolve(record, manifest=manifest)
+        assert problem is not None
+        log.warning(
+            "unreadable manifest: the backup is neither counted nor deleted",
+            extra={"key": record.manifest_key, "problem": problem},
+        )
+        return attrs.evolve(record, manifest_problem=problem)
 
 
-def latest_complete(records: list[BackupRecord]) -> BackupRecord:
-    """Args: records, newest first. Raises BackupNotFoundError when none is complete."""
-    for record in records:
-        if record.complete:
-            return record
-    raise BackupNotFoundError("No complete backup found", details={"searched": len(records)})
+def manifest_mismatch(manifest: Manifest, *, key: str, name: str) -> str | None:
+    """Returns: why `manifest` cannot vouch for the archive at `key` of set `name`, or None.
+
+    A manifest copied or renamed beside another archive would otherwise lend that archive its
+    checksums and its place in the retention plan."""
+    if manifest.key != key:
+        return f"the manifest describes {manifest.key}, not {key}"
+    if manifest.name != name:
+        return f"the manifest names backup set {manifest.name!r}, not {name!r}"
+    return None
 
 
-def _record(obj: StoredObject, match: re.Match[str], manifest: Manifest | None) -> BackupRecord:
+def latest_complete(records: list[BackupRecord], *, name: str) -> BackupRecord:
+    """The one rule for `--latest`, shared by every command and action.
+
+    Returns: of the complete backups of set `name`, the one whose manifest says it finished
+    last (the key's stamp may be anything a user or a clock gave it). Partial, unreadable and
+    incomplete backups are never chosen. Raises BackupNotFoundError when there is none.
+    """
+    candidates = [r for r in records if r.name == name and r.complete]
+    if not candidates:
+        others = sorted({r.state for r in records if r.name == name} - {COMPLETE})
+        raise BackupNotFoundError(
+            f"No complete backup of set {name!r} found",
+            details={"name": name, "searched": len(records), "other_states": others},
+        )
+    return max(candidates, key=finished_order)
+
+
+def finished_order(record: BackupRecord) -> tuple[datetime, str]:
+    """Sort key of complete backups, oldest first: the manifest's finish time, then the key."""
+    assert record.manifest is not None, "only complete backups have an order"
+    return (record.manifest.finished_at, record.key)
+
+
+def _record(obj: StoredObject, match: re.Match[str]) -> BackupRecord:
     stamp = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     return BackupRecord(
         key=obj.key,
@@ -90,5 +149,4 @@ def _record(obj: StoredObject, match: re.Match[str], manifest: Manifest | None) 
         compressed=bool(match["gz"]),
         encrypted=bool(match["age"]),
         modified_at=obj.modified_at,
-        manifest=manifest,
     )

@@ -1,12 +1,71 @@
-"""The manifest's JSON form. It is the one document the store keeps beside each archive."""
+"""The manifest's JSON form. It is the one document the store keeps beside each archive.
+
+Decoding is tolerant of what a newer writer may add (unknown fields are ignored) and strict about
+what this reader relies on: a field of the wrong type makes the whole manifest unreadable, which
+the callers treat as "cannot vouch for this backup, and must not delete it" rather than a crash.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from backupnimbus.domain.models import Manifest, ServerSideEncryption, SourceInfo
+import cattrs
+
+from backupnimbus.domain.models import COMPLETE, PARTIAL, Manifest
+
+_STATUSES = (COMPLETE, PARTIAL)
+
+
+class UnreadableManifestError(ValueError):
+    """The bytes are not a manifest this version can read; the message says why."""
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=False)
+    converter.register_unstructure_hook(datetime, _iso)
+    converter.register_structure_hook(datetime, _datetime)
+    # cattrs would turn "5" into 5 and 1.9 into 1: a manifest that says either is not ours.
+    converter.register_structure_hook(int, _strict(int))
+    converter.register_structure_hook(str, _strict(str))
+    converter.register_structure_hook(bool, _strict(bool))
+    converter.register_structure_hook_func(lambda t: t == Mapping[str, int], _namespaces)
+    return converter
+
+
+def _strict(kind: type) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _datetime(value: Any, _: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 time, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without a timezone: {value!r}")
+    return parsed
+
+
+def _namespaces(value: Any, _: Any) -> Mapping[str, int]:
+    if not isinstance(value, dict) or not all(
+        isinstance(ns, str) and type(count) is int and count >= 0 for ns, count in value.items()
+    ):
+        raise TypeError("namespaces must map each namespace to a document count")
+    return dict(value)
+
+
+_CONVERTER = _converter()
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
@@ -14,65 +73,36 @@ def encode_manifest(manifest: Manifest) -> bytes:
 
 
 def manifest_document(manifest: Manifest) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "format_version": manifest.format_version,
-        "name": manifest.name,
-        "key": manifest.key,
-        "size": manifest.size,
-        "sha256": manifest.sha256,
-        "compressed": manifest.compressed,
-        "encrypted": manifest.encrypted,
-        "started_at": _iso(manifest.started_at),
-        "finished_at": _iso(manifest.finished_at),
-        "duration_s": manifest.duration_s,
-        "mongodump_version": manifest.mongodump_version,
-        "tool_version": manifest.tool_version,
-        "source": {"hosts": list(manifest.source.hosts), "database": manifest.source.database},
-        "recipients": list(manifest.recipients),
-        "server_side_encryption": _sse_document(manifest.server_side_encryption),
-    }
-    if manifest.namespaces is not None:
-        document["namespaces"] = dict(manifest.namespaces)
+    document: dict[str, Any] = _CONVERTER.unstructure(manifest)
+    document["duration_s"] = manifest.duration_s
+    if manifest.namespaces is None:
+        del document["namespaces"]
     return document
 
 
 def decode_manifest(data: bytes) -> Manifest:
-    """Raises ValueError (or KeyError/TypeError) on a document that is not a manifest."""
-    document = json.loads(data)
-    source = document["source"]
-    return Manifest(
-        name=document["name"],
-        key=document["key"],
-        size=int(document["size"]),
-        sha256=str(document["sha256"]),
-        compressed=bool(document["compressed"]),
-        encrypted=bool(document["encrypted"]),
-        started_at=datetime.fromisoformat(document["started_at"]),
-        finished_at=datetime.fromisoformat(document["finished_at"]),
-        mongodump_version=document["mongodump_version"],
-        tool_version=document["tool_version"],
-        source=SourceInfo(hosts=tuple(source["hosts"]), database=source.get("database")),
-        namespaces=document.get("namespaces"),
-        format_version=int(document["format_version"]),
-        # Absent from the manifests of backups made before encryption existed.
-        recipients=tuple(str(r) for r in document.get("recipients") or ()),
-        server_side_encryption=_sse(document.get("server_side_encryption")),
-    )
+    """Raises UnreadableManifestError, with the reason, for anything that is not a manifest."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableManifestError(f"not JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise UnreadableManifestError("not a JSON object")
+    if document.get("status", COMPLETE) not in _STATUSES:
+        raise UnreadableManifestError(f"unknown status {document.get('status')!r}")
+    # Written by versions before the format carried them; they were complete by construction.
+    document.setdefault("recipients", [])
+    document.pop("duration_s", None)
+    try:
+        manifest = _CONVERTER.structure(document, Manifest)
+    except Exception as exc:  # cattrs groups every field's failure; one line is enough here
+        raise UnreadableManifestError(_reason(exc)) from None
+    if manifest.format_version != 1:
+        raise UnreadableManifestError(f"format_version {manifest.format_version} is not 1")
+    return manifest
 
 
-def _sse_document(sse: ServerSideEncryption | None) -> dict[str, Any] | None:
-    if sse is None:
-        return None
-    return {"algorithm": sse.algorithm, "kms_key_id": sse.kms_key_id}
-
-
-def _sse(document: dict[str, Any] | None) -> ServerSideEncryption | None:
-    if document is None:
-        return None
-    return ServerSideEncryption(
-        algorithm=str(document["algorithm"]), kms_key_id=document.get("kms_key_id")
-    )
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc))
+    return f"{type(exc).__name__}: {exc}"

@@ -39,9 +39,16 @@ class ServerSideEncryption:
     """With "aws:kms": the KMS key (id, ARN or alias); None: the account's default S3 key."""
 
 
+COMPLETE = "complete"
+PARTIAL = "partial"
+
+
 @attrs.frozen
 class Manifest:
-    """Written after the archive, so its presence means the archive is complete."""
+    """Written after the archive only once the archive was proven whole: the dump tool exited 0
+    and the archive was walked to its end with every CRC correct, so its presence means the
+    archive is complete. A `partial` one is whole too, but the tool reported that it left
+    something out (`warnings`): it is kept, and never counts as a good backup."""
 
     name: str
     key: str
@@ -59,12 +66,21 @@ class Manifest:
     tool_version: str
     source: SourceInfo
     namespaces: Mapping[str, int] | None = None
-    """Document count per namespace, when the dump reported them."""
+    """Document count per namespace, as the archive walk counted them (None only in manifests
+    written before the walk existed)."""
     format_version: int = 1
     recipients: tuple[str, ...] = ()
     """The age public keys the archive is encrypted to; empty when it is not encrypted."""
     server_side_encryption: ServerSideEncryption | None = None
     """The encryption at rest the store was asked for, if any."""
+    status: str = COMPLETE
+    """COMPLETE, or PARTIAL when the dump tool reported skipping or failing something."""
+    warnings: tuple[str, ...] = ()
+    """What the dump tool reported leaving out (redacted), for a PARTIAL backup."""
+
+    @property
+    def complete(self) -> bool:
+        return self.status == COMPLETE
 
     @property
     def duration_s(self) -> float:

@@ -80,10 +80,9 @@ class Jobs:
 
         key = invocation.key
         if key is None:
-            records = self.container.resolve(ListBackups).run(
-                name=invocation.name or self.config.backup_name
-            )
-            key = latest_complete(records).key
+            name = invocation.name or self.config.backup_name
+            records = self.container.resolve(ListBackups).run(name=name)
+            key = latest_complete(records, name=name).key
         return verified_document(self.container.resolve(VerifyBackup).run(key=key))
 
     def prune(self) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
     key = args.key
     if args.latest:
         name = args.name or config.backup_name
-        key = latest_complete(container.resolve(ListBackups).run(name=name)).key
+        key = latest_complete(container.resolve(ListBackups).run(name=name), name=name).key
     return verified_document(container.resolve(VerifyBackup).run(key=key))
 
 
