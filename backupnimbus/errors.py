@@ -58,6 +58,26 @@ class DumpFailedError(BackupNimbusError):
     code = "DUMP_ERROR"
 
 
+class DumpInvalidError(DumpFailedError):
+    """The dump tool exited 0, but what it wrote is not one whole, intact archive."""
+
+    code = "DUMP_INVALID"
+
+
+class EmptyBackupError(DumpFailedError):
+    """The dump succeeded but holds no collection; stored, it would pass for a good backup."""
+
+    code = "EMPTY_BACKUP"
+
+
+class PartialBackupError(BackupNimbusError):
+    """The backup was stored, whole, but the dump tool reported leaving something out: it is
+    kept and reported, and never counted as a good backup."""
+
+    code = "PARTIAL_BACKUP"
+    exit_code = 3
+
+
 class StorageFailedError(BackupNimbusError):
     code = "STORAGE_ERROR"
 

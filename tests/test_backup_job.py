@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import tenacity
 
+from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import (
     FakeClock,
     FakeDumpRunner,
@@ -18,6 +19,7 @@ from backupnimbus.domain.retention import RetentionPolicy
 from backupnimbus.entrypoints.config import Config, NotificationConfig
 from backupnimbus.entrypoints.container import build_container
 from backupnimbus.errors import BackupNimbusError, DumpFailedError
+from backupnimbus.ports.object_store import StoredObject
 
 NO_WAIT = RetryPolicy(wait=tenacity.wait_none())
 
@@ -39,7 +41,7 @@ def _job(
         retention=retention or RetentionPolicy(),
     )
     container = build_container(
-        config, dump_runner=dumps or FakeDumpRunner(data=b"archive" * 100), object_store=store,
+        config, dump_runner=dumps or FakeDumpRunner(), object_store=store,
         mailer=mailer, clock=FakeClock(), retry=NO_WAIT,
     )  # fmt: skip
     return container.resolve(BackupJob), store, mailer
@@ -60,7 +62,9 @@ def test_success_mails_the_key_and_sha256() -> None:
 
 
 def test_a_failed_backup_is_mailed_then_raised() -> None:
-    job, store, mailer = _job(dumps=FakeDumpRunner(data=b"x" * 5000, fail_after=100))
+    job, store, mailer = _job(
+        dumps=FakeDumpRunner(data=fake_archive({"db.coll": 10}, padding=400), fail_after=100)
+    )
 
     with pytest.raises(DumpFailedError) as caught:
         job.run(request=BackupRequest(name="nightly"))
@@ -85,7 +89,8 @@ def test_a_mail_failure_never_turns_a_good_backup_into_a_failure() -> None:
 
 def test_a_mail_failure_never_hides_a_failed_backup() -> None:
     job, _, _ = _job(
-        dumps=FakeDumpRunner(data=b"x" * 5000, fail_after=10), mailer=RecordingMailer(fail=True)
+        dumps=FakeDumpRunner(data=fake_archive({"db.coll": 10}, padding=400), fail_after=10),
+        mailer=RecordingMailer(fail=True),
     )
 
     with pytest.raises(DumpFailedError) as caught:
@@ -109,7 +114,7 @@ def test_retention_runs_after_a_good_backup_and_its_failure_is_only_reported() -
 
 def test_an_unexpected_exception_is_wrapped_mailed_and_raised() -> None:
     class ExplodingStore(InMemoryObjectStore):
-        def exists(self, *, key: str) -> bool:
+        def list_objects(self, *, prefix: str) -> list[StoredObject]:
             raise RuntimeError("disk on fire")
 
     job, _, mailer = _job(store=ExplodingStore())

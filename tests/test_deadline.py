@@ -24,6 +24,7 @@ import attrs
 import pytest
 
 from backupnimbus.adapters.clock import SystemClock
+from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.domain.models import BackupRequest, SourceInfo
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
@@ -72,7 +73,7 @@ class StallingDump:
     def read(self, size: int, /) -> bytes:
         if not self._sent:
             self._sent = True
-            return b"x" * min(size, 1000)
+            return fake_archive({"db.coll": 100}, padding=100)[: min(size, 1000)]
         self.stopped.wait(60)
         raise DumpFailedError("mongodump was killed by SIGKILL before it finished")
 
@@ -124,7 +125,7 @@ def test_a_stalled_dump_is_stopped_at_the_deadline() -> None:
 def test_the_deadline_is_also_checked_on_every_read() -> None:
     # FakeClock moves a second per call; no watchdog thread is needed to notice the deadline.
     dumps, store, clock = (
-        FakeDumpRunner(data=os.urandom(200_000)),
+        FakeDumpRunner(data=fake_archive({"db.coll": 400}, padding=400)),
         InMemoryObjectStore(),
         FakeClock(),
     )
@@ -153,7 +154,10 @@ def test_no_time_left_means_no_dump_at_all() -> None:
 
 
 def test_a_run_within_its_deadline_succeeds_and_leaves_no_watchdog() -> None:
-    dumps, store = FakeDumpRunner(data=os.urandom(10_000)), InMemoryObjectStore()
+    dumps, store = (
+        FakeDumpRunner(data=fake_archive({"db.coll": 20}, padding=400)),
+        InMemoryObjectStore(),
+    )
     deadline = datetime.now(UTC) + timedelta(minutes=5)
 
     result = backup(dumps, store, SystemClock()).run(
@@ -165,7 +169,9 @@ def test_a_run_within_its_deadline_succeeds_and_leaves_no_watchdog() -> None:
 
 
 def test_a_timeout_is_mailed_as_a_failure() -> None:
-    job, store, mailer = _job(dumps=FakeDumpRunner(data=os.urandom(200_000)))
+    job, store, mailer = _job(
+        dumps=FakeDumpRunner(data=fake_archive({"db.coll": 400}, padding=400))
+    )
     deadline = FakeClock().current + timedelta(seconds=60)
 
     with pytest.raises(DeadlineExceededError) as raised:

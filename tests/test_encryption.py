@@ -22,6 +22,7 @@ from pymongo import MongoClient
 from backupnimbus.adapters.age_cipher import AgeCipher
 from backupnimbus.adapters.clock import SystemClock
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
+from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.domain.manifest_codec import decode_manifest, encode_manifest
 from backupnimbus.domain.models import BackupRequest, Manifest, ServerSideEncryption, SourceInfo
@@ -434,7 +435,7 @@ def _settings() -> BackupSettings:
 
 def test_run_backup_stores_ciphertext_that_hashes_as_the_manifest_says(alice: KeyPair) -> None:
     store = InMemoryObjectStore()
-    data = b"mongodump archive bytes " * 200_000
+    data = fake_archive({"db.coll": 10_000}, padding=400)
     cipher = AgeCipher(recipients=[alice.public_key], identities=[alice.secret])
     use_case = RunBackup(
         dumps=FakeDumpRunner(data=data), store=store, clock=FakeClock(), settings=_settings(),
@@ -456,7 +457,7 @@ def test_a_dump_failing_under_encryption_fails_the_backup_with_its_own_error(
     alice: KeyPair,
 ) -> None:
     store = InMemoryObjectStore()
-    dumps = FakeDumpRunner(data=b"x" * 3_000_000, fail_after=2_000_000)
+    dumps = FakeDumpRunner(data=fake_archive({"db.coll": 6000}, padding=400), fail_after=2_000_000)
     use_case = RunBackup(
         dumps=dumps, store=store, clock=FakeClock(), settings=_settings(),
         cipher=AgeCipher(recipients=[alice.public_key]),
@@ -470,6 +471,9 @@ def test_a_dump_failing_under_encryption_fails_the_backup_with_its_own_error(
     assert not [t for t in threading.enumerate() if t.name.startswith("age-")]
 
 
+_LONG_ARCHIVE = fake_archive({"db.coll": 2000}, padding=100)
+
+
 class _StallingDump:
     """Hands out some bytes, then hangs as a stalled mongodump would, until stopped."""
 
@@ -479,8 +483,10 @@ class _StallingDump:
 
     def read(self, size: int, /) -> bytes:
         if self.sent < 100_000:
+            # A real archive's start, so that only the stall can stop the backup.
+            chunk = _LONG_ARCHIVE[self.sent : self.sent + size]
             self.sent += size
-            return b"x" * size
+            return chunk
         self.stopped.wait(60)
         raise DumpFailedError("stopped")
 

@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from pymongo import MongoClient
 
+from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.adapters.mongodump import MongodumpRunner
 from backupnimbus.adapters.retrying import RetryPolicy
@@ -57,7 +58,7 @@ def _run(dumps: FakeDumpRunner, store: InMemoryObjectStore) -> Any:
 
 
 def test_success_stores_the_archive_then_a_manifest_that_vouches_for_it() -> None:
-    data = os.urandom(100_000)
+    data = fake_archive({"shop.users": 200}, padding=400)
     dumps = FakeDumpRunner(data=data, counts={"shop.users": 200})
     store = InMemoryObjectStore()
 
@@ -104,7 +105,7 @@ def test_dump_that_fails_before_any_byte_stores_nothing() -> None:
 
 
 def test_dump_that_fails_midway_leaves_nothing_at_the_key() -> None:
-    dumps = FakeDumpRunner(data=os.urandom(50_000), fail_after=20_000)
+    dumps = FakeDumpRunner(data=fake_archive({"db.coll": 100}, padding=400), fail_after=20_000)
     store = InMemoryObjectStore()
 
     with pytest.raises(DumpFailedError):
@@ -116,7 +117,7 @@ def test_dump_that_fails_midway_leaves_nothing_at_the_key() -> None:
 
 
 def test_upload_failure_stops_the_dump_and_reports_storage() -> None:
-    dumps = FakeDumpRunner(data=os.urandom(10_000))
+    dumps = FakeDumpRunner(data=fake_archive({"db.coll": 20}, padding=400))
     store = InMemoryObjectStore(fail_writes=1)
 
     with pytest.raises(StorageFailedError) as raised:
@@ -128,7 +129,7 @@ def test_upload_failure_stops_the_dump_and_reports_storage() -> None:
 
 
 def test_manifest_failure_removes_the_archive() -> None:
-    dumps = FakeDumpRunner(data=os.urandom(10_000))
+    dumps = FakeDumpRunner(data=fake_archive({"db.coll": 20}, padding=400))
     store = InMemoryObjectStore(fail_put_bytes=1)
 
     with pytest.raises(StorageFailedError):

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import attrs
 
+from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.errors import (
     BackupNotFoundError,
     DumpFailedError,
@@ -66,12 +67,15 @@ class FakeDump:
 
 @attrs.define
 class FakeDumpRunner:
-    data: bytes = b"fake archive"
+    data: bytes | None = None
+    """The archive the dump streams; None: a valid archive of `counts` (fake_archive)."""
     fail_after: int | None = None
     """Raise DumpFailedError once this many bytes were read."""
     fail_to_start: int = 0
     """Fail this many starts before any byte, as a dump that cannot connect would."""
     counts: dict[str, int] = attrs.Factory(lambda: {"db.coll": 1})
+    warnings: tuple[str, ...] = ()
+    """What the dump reports leaving out, as mongodump's skip lines would."""
     starts: int = 0
     closed: int = 0
 
@@ -85,7 +89,13 @@ class FakeDumpRunner:
             self.fail_to_start -= 1
             raise DumpFailedError("fake dump could not connect")
         try:
-            yield FakeDump(self.data, self.fail_after, self.counts)
+            data = fake_archive(self.counts) if self.data is None else self.data
+            dump = FakeDump(data, self.fail_after, self.counts, self.warnings)
+            forget = stop.on_stop(dump.stop)
+            try:
+                yield dump
+            finally:
+                forget()
         finally:
             self.closed += 1
 

@@ -1,4 +1,5 @@
-"""Stopping a backup at its deadline, even while it is blocked on a dump or an upload."""
+"""Stopping a backup at its deadline in every phase: before the dump's first byte, while it
+streams, and while the store waits on a stalled upload."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime
 from backupnimbus.errors import BackupNimbusError, DeadlineExceededError
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.object_store import Readable
+from backupnimbus.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -24,97 +26,85 @@ def out_of_time(*, key: str, deadline: datetime, bytes_read: int) -> DeadlineExc
     )
 
 
-class DeadlineReader:
-    """Passes the dump through until the deadline, then stops it and raises.
+@contextlib.contextmanager
+def watch_deadline(
+    stop: StopSignal,
+    *,
+    deadline: datetime | None,
+    clock: Clock,
+    key: str,
+    progress: Callable[[], int],
+) -> Iterator[Callable[[], None]]:
+    """Sets `stop` with a TIMEOUT error when `deadline` passes, from now until the block ends.
 
-    A watchdog thread fires at the deadline: it marks the run out of time and calls `stop`,
-    which ends the dump, so that a read blocked on a stalled dump returns. A store that waits
-    on a stalled upload sees the same mark through `raise_if_stopped`. Either way the next step
-    raises DeadlineExceededError, and the store aborts the write.
+    A watchdog thread does it, so a phase blocked on something that never answers (a dump that
+    cannot connect, a stalled pipe) is stopped too: whatever waits on `stop` wakes and raises.
+    `progress` gives the bytes read so far, for the error's details.
+
+    Yields: a check that sets `stop` when the clock says the deadline has passed, for the
+    streaming loop to call on every read (a clock may run ahead of the watchdog's timer).
+    """
+    if deadline is None:
+        yield lambda: None
+        return
+
+    def expire() -> None:
+        if stop.is_set():
+            return
+        log.warning("deadline reached: stopping the backup", extra={"key": key})
+        stop.set(out_of_time(key=key, deadline=deadline, bytes_read=progress()))
+
+    def check() -> None:
+        if clock.now() >= deadline:
+            expire()
+
+    seconds = (deadline - clock.now()).total_seconds()
+    if seconds <= 0:
+        expire()
+        stop.raise_if_set()
+    timer = threading.Timer(seconds, expire)
+    timer.name = "backup-deadline"
+    timer.daemon = True
+    timer.start()
+    try:
+        yield check
+    finally:
+        timer.cancel()
+        timer.join(timeout=5)
+
+
+class StoppableReader:
+    """Passes a stream through until its run is stopped, then raises why.
+
+    A store that waits for something other than the stream (a stalled upload) calls
+    `raise_if_stopped` while it waits. A read that fails because the stop ended the dump
+    raises the stop's reason (the deadline, SIGTERM), not the dump's failure it caused.
     """
 
     def __init__(
-        self,
-        source: Readable,
-        *,
-        deadline: datetime,
-        clock: Clock,
-        stop: Callable[[], None],
-        key: str,
+        self, source: Readable, stop: StopSignal, *, check: Callable[[], None] = lambda: None
     ) -> None:
+        """Args: `check` may set `stop` (a deadline seen on the clock); called on every read."""
         self._source = source
-        self._deadline = deadline
-        self._clock = clock
         self._stop = stop
-        self._key = key
-        self._expired = threading.Event()
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._check = check
         self.size = 0
 
-    def start(self) -> None:
-        seconds = (self._deadline - self._clock.now()).total_seconds()
-        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
-        self._timer.name = "backup-deadline"
-        self._timer.daemon = True
-        self._timer.start()
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer.join(timeout=5)
-
     def read(self, size: int, /) -> bytes:
-        self.raise_if_stopped()
+        self._check()
+        self._stop.raise_if_set()
         try:
             chunk = self._source.read(size)
         except BackupNimbusError as error:
-            # Stopping the dump makes it fail; the deadline is the reason, not the dump.
-            if self._expired.is_set():
-                raise self._error() from error
+            if self._stop.reason is not None:
+                raise self._stop.reason from error
             raise
         # A dump stopped mid-read may have handed out a short chunk before it failed.
-        self.raise_if_stopped()
+        self._check()
+        self._stop.raise_if_set()
         self.size += len(chunk)
         return chunk
 
     def raise_if_stopped(self) -> None:
-        if not self._expired.is_set() and self._clock.now() >= self._deadline:
-            self._expire()
-        if self._expired.is_set():
-            raise self._error()
-
-    def _expire(self) -> None:
-        with self._lock:
-            if self._expired.is_set():
-                return
-            self._expired.set()
-        log.warning("deadline reached: stopping the backup", extra={"key": self._key})
-        try:
-            self._stop()
-        except Exception:
-            log.exception("could not stop the dump at the deadline", extra={"key": self._key})
-
-    def _error(self) -> DeadlineExceededError:
-        return out_of_time(key=self._key, deadline=self._deadline, bytes_read=self.size)
-
-
-@contextlib.contextmanager
-def watch_deadline(
-    source: Readable,
-    *,
-    deadline: datetime | None,
-    clock: Clock,
-    stop: Callable[[], None],
-    key: str,
-) -> Iterator[Readable]:
-    """Yields `source`, guarded by a DeadlineReader when there is a deadline."""
-    if deadline is None:
-        yield source
-        return
-    reader = DeadlineReader(source, deadline=deadline, clock=clock, stop=stop, key=key)
-    reader.start()
-    try:
-        yield reader
-    finally:
-        reader.cancel()
+        self._check()
+        self._stop.raise_if_set()

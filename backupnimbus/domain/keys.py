@@ -18,3 +18,10 @@ def archive_key(
 
 def manifest_key(archive: str) -> str:
     return archive + MANIFEST_SUFFIX
+
+
+def stamp_prefix(archive: str) -> str:
+    """The part of an archive key shared by every backup of its set and second, whatever its
+    suffix (.gz, .age, or a format added later)."""
+    head, sep, _ = archive.rpartition(".archive")
+    return head + sep

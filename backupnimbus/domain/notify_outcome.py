@@ -55,9 +55,15 @@ class NotifyOutcome:
             email = self._email(f"Backup failed: {name}", _failure_rows(error))
         else:
             assert result is not None
-            if not self.on_success:
-                return None
-            email = self._email(f"Backup succeeded: {name}", _success_rows(result))
+            if result.manifest.complete:
+                if not self.on_success:
+                    return None
+                email = self._email(f"Backup succeeded: {name}", _success_rows(result))
+            else:
+                # Stored, but not a good backup: it is mailed as a failure would be.
+                if not self.on_failure:
+                    return None
+                email = self._email(f"Backup incomplete: {name}", _partial_rows(result))
         try:
             self.mailer.send(email=email)
         except NotificationFailedError as exc:
@@ -106,6 +112,19 @@ def _success_rows(result: BackupResult) -> _Rows:
         documents = sum(manifest.namespaces.values())
         rows.append(("Documents", f"{documents} in {len(manifest.namespaces)} namespace(s)"))
     return rows
+
+
+def _partial_rows(result: BackupResult) -> _Rows:
+    warnings = result.manifest.warnings
+    return [
+        (
+            "Status",
+            "PARTIAL: stored, but the dump left something out; it does not count as a good "
+            "backup for retention or --latest",
+        ),
+        *_success_rows(result),
+        *((f"Warning {n}", text) for n, text in enumerate(warnings, 1)),
+    ]
 
 
 def _failure_rows(error: BackupNimbusError) -> _Rows:

@@ -1,16 +1,22 @@
-"""RunBackup: one dump streamed into the store, then its manifest."""
+"""RunBackup: one dump streamed into the store, proven whole on the way, then its manifest."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from backupnimbus.domain.deadline import out_of_time, watch_deadline
-from backupnimbus.domain.keys import archive_key, manifest_key
+from backupnimbus.domain.archive import ArchiveSummary
+from backupnimbus.domain.archive_walk import WalkedStream
+from backupnimbus.domain.deadline import StoppableReader, watch_deadline
+from backupnimbus.domain.keys import archive_key, manifest_key, stamp_prefix
 from backupnimbus.domain.manifest_codec import encode_manifest
 from backupnimbus.domain.models import (
+    COMPLETE,
+    PARTIAL,
     BackupRequest,
     BackupResult,
     Manifest,
@@ -19,14 +25,23 @@ from backupnimbus.domain.models import (
 )
 from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.streams import DigestingReader
-from backupnimbus.errors import BackupNimbusError, ObjectExistsError
+from backupnimbus.errors import (
+    BackupNimbusError,
+    EmptyBackupError,
+    ObjectExistsError,
+    UsageInvalidError,
+)
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
-from backupnimbus.ports.dump_runner import DumpRunner
+from backupnimbus.ports.dump_runner import Dump, DumpRunner
 from backupnimbus.ports.object_store import ObjectStore, Readable
 from backupnimbus.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of the clock a given timestamp may be: clock skew, not a date in the future."""
+_OPLOG = ".oplog"
 
 
 @attrs.frozen
@@ -37,11 +52,15 @@ class BackupSettings:
     tool_version: str
     server_side_encryption: ServerSideEncryption | None = None
     """What the store encrypts each upload with at rest, for the manifest."""
+    allow_empty: bool = False
+    """Store an archive that holds no collection. Off by default: a dump of a database that does
+    not exist (a typo, a renamed database, lost rights) is a valid, empty archive."""
 
 
 @attrs.frozen
 class RunBackup:
-    """Dumps the source into the store: archive first, manifest last."""
+    """Dumps the source into the store: archive first, manifest last, and the manifest only for
+    an archive proven whole."""
 
     dumps: DumpRunner
     store: ObjectStore
@@ -50,46 +69,63 @@ class RunBackup:
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Encrypts the archive on its way to the store when it has recipients."""
 
-    def run(self, *, request: BackupRequest) -> BackupResult:
+    def run(self, *, request: BackupRequest, stop: StopSignal | None = None) -> BackupResult:
+        """Args: `stop`: set it (SIGTERM, a caller's own deadline) to stop the run in any phase;
+        the run then raises its reason, with nothing left at the key."""
+        stop = stop or StopSignal()
         started = self.clock.now()
+        at = _checked_timestamp(request.timestamp, now=started)
+        encrypted = bool(self.cipher.recipients)
         key = archive_key(
             prefix=self.settings.prefix,
             name=request.name,
-            at=request.timestamp or started,
+            at=at,
             compressed=request.compress,
-            encrypted=bool(self.cipher.recipients),
+            encrypted=encrypted,
         )
-        # Checked up front so a taken key fails in milliseconds, not after a full dump; the
-        # store's conditional write remains the guarantee against a race.
-        if self.store.exists(key=key):
-            raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
-        if request.deadline is not None and self.clock.now() >= request.deadline:
-            raise out_of_time(key=key, deadline=request.deadline, bytes_read=0)
-        dump_version = self.dumps.describe_tool()
-        log.info("backup started", extra={"key": key, "backup_name": request.name})
-        with self.dumps.open_dump(compress=request.compress, stop=StopSignal()) as dump:
-            with self._stored_form(dump) as stored:
-                reader = DigestingReader(stored)
-                with watch_deadline(
-                    reader, deadline=request.deadline, clock=self.clock, stop=dump.stop, key=key
-                ) as stream:
-                    self.store.put_stream(key=key, stream=stream)
-            namespaces = dump.namespaces()
+        # Checked up front so a taken stamp fails in milliseconds, not after a full dump. Any
+        # suffix counts: an encrypted and a plain backup of one stamp would be two "latest".
+        self._refuse_taken_stamp(key)
+        digest: DigestingReader | None = None
+        with watch_deadline(
+            stop,
+            deadline=request.deadline,
+            clock=self.clock,
+            key=key,
+            progress=lambda: digest.size if digest else 0,
+        ) as check_deadline:
+            stop.raise_if_set()
+            dump_version = self.dumps.describe_tool()
+            log.info("backup started", extra={"key": key, "backup_name": request.name})
+            with (
+                self.dumps.open_dump(compress=request.compress, stop=stop) as dump,
+                _stopping(stop, dump),
+                _walked(dump, accept=self._require_collections) as walked,
+                self._stored_form(walked) as stored,
+            ):
+                digest = DigestingReader(stored)
+                self.store.put_stream(
+                    key=key, stream=StoppableReader(digest, stop, check=check_deadline)
+                )
+                warnings = tuple(dump.warnings())
+        summary = walked.summary
         manifest = Manifest(
             name=request.name,
             key=key,
-            size=reader.size,
-            sha256=reader.hexdigest(),
+            size=digest.size,
+            sha256=digest.hexdigest(),
             compressed=request.compress,
-            encrypted=bool(self.cipher.recipients),
+            encrypted=encrypted,
             started_at=started,
             finished_at=self.clock.now(),
             mongodump_version=dump_version,
             tool_version=self.settings.tool_version,
             source=self.settings.source,
-            namespaces=dict(namespaces) or None,
+            namespaces=summary.counts,
             recipients=self.cipher.recipients,
             server_side_encryption=self.settings.server_side_encryption,
+            status=PARTIAL if warnings else COMPLETE,
+            warnings=warnings,
         )
         manifest_at = manifest_key(key)
         try:
@@ -97,11 +133,34 @@ class RunBackup:
         except BaseException:
             self._forget_archive(key)
             raise
+        if warnings:
+            log.warning(
+                "backup stored but partial: the dump tool left something out",
+                extra={"key": key, "warnings": list(warnings)},
+            )
         log.info(
             "backup finished",
             extra={"key": key, "bytes": manifest.size, "duration_s": manifest.duration_s},
         )
         return BackupResult(manifest=manifest, manifest_key=manifest_at)
+
+    def _refuse_taken_stamp(self, key: str) -> None:
+        taken = [obj.key for obj in self.store.list_objects(prefix=stamp_prefix(key))]
+        if taken:
+            raise ObjectExistsError(
+                f"A backup of this set with this timestamp already exists at {min(taken)}",
+                details={"key": key, "existing": sorted(taken)},
+            )
+
+    def _require_collections(self, summary: ArchiveSummary) -> None:
+        collections = [e.namespace for e in summary.prelude if e.namespace != _OPLOG]
+        if not collections and not self.settings.allow_empty:
+            raise EmptyBackupError(
+                "The dump holds no collection, so it was not stored: check that "
+                "MONGODUMP_NS_INCLUDE names a database that exists and that the user may read "
+                "it; set ALLOW_EMPTY_BACKUP=true if an empty backup is expected",
+                details={"reason": "empty archive"},
+            )
 
     def _stored_form(self, dump: Readable) -> contextlib.AbstractContextManager[Readable]:
         """The dump as it is stored: encrypted when there are recipients. The manifest's size
@@ -112,7 +171,7 @@ class RunBackup:
 
     def _forget_archive(self, key: str) -> None:
         # Without its manifest the archive would pass for a backup nobody can vouch for, and a
-        # failed run must leave nothing at the final key (DESIGN §3).
+        # failed run must leave nothing at the final key.
         try:
             self.store.delete(key=key)
         except BackupNimbusError:
@@ -121,3 +180,49 @@ class RunBackup:
             log.warning(
                 "deleted the archive: its manifest could not be written", extra={"key": key}
             )
+
+
+def _checked_timestamp(timestamp: datetime | None, *, now: datetime) -> datetime:
+    """The key's time: the clock's, or a given one that could be true.
+
+    A stamp far in the future would sort above every real backup for as long as the clock takes
+    to catch up; years outside 1970..9999 have no key the listing can parse."""
+    if timestamp is None:
+        return now
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)
+    try:
+        timestamp = timestamp.astimezone(UTC)
+    except OverflowError:
+        timestamp = timestamp.replace(year=1 if timestamp.year < 1970 else 9999)
+    if not 1970 <= timestamp.year <= 9999:
+        raise UsageInvalidError(
+            [f"timestamp {timestamp.isoformat()} is outside the years 1970 to 9999"]
+        )
+    if timestamp - now > FUTURE_TOLERANCE:
+        raise UsageInvalidError(
+            [
+                f"timestamp {timestamp.isoformat()} is more than 5 minutes in the future "
+                f"(now {now.isoformat()}); give a time that has passed, or none for now"
+            ]
+        )
+    return timestamp
+
+
+@contextlib.contextmanager
+def _stopping(stop: StopSignal, dump: Dump) -> Iterator[None]:
+    # The adapter reacts to the signal itself; this also covers a dump that does not.
+    forget = stop.on_stop(dump.stop)
+    try:
+        yield
+    finally:
+        forget()
+
+
+@contextlib.contextmanager
+def _walked(dump: Readable, *, accept: Callable[[ArchiveSummary], None]) -> Iterator[WalkedStream]:
+    walked = WalkedStream(dump, accept=accept)
+    try:
+        yield walked
+    finally:
+        walked.close()

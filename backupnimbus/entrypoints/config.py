@@ -57,6 +57,8 @@ class Config:
     backup_name: str = "mongodb"
     backup_prefix: str = "backups/"
     backup_compress: bool = True
+    allow_empty_backup: bool = False
+    """Store a dump that holds no collection instead of failing with EMPTY_BACKUP."""
     mongodump_path: str = "mongodump"
     mongorestore_path: str = "mongorestore"
     """MONGORESTORE_PATH; by default the sibling of MONGODUMP_PATH when that is a path."""
@@ -194,6 +196,7 @@ def load_config(
     prefix = environ.get("BACKUP_PREFIX", "backups/").strip().lstrip("/")
     raw["backup_prefix"] = prefix if not prefix or prefix.endswith("/") else prefix + "/"
     raw["backup_compress"] = reader.flag("BACKUP_COMPRESS", default=True)
+    raw["allow_empty_backup"] = reader.flag("ALLOW_EMPTY_BACKUP", default=False)
     raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
     raw["mongorestore_path"] = reader.plain("MONGORESTORE_PATH") or _sibling_restore(
         raw["mongodump_path"]

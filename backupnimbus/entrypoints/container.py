@@ -164,6 +164,7 @@ def build_container(
             source=config.source_info(),
             tool_version=__version__,
             server_side_encryption=_server_side_encryption(config),
+            allow_empty=config.allow_empty_backup,
         ),
     )
     container.register(RunBackup)

@@ -11,7 +11,7 @@ from backupnimbus.domain.models import BackupResult
 
 def backup_result_document(result: BackupResult) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "status": "success",
+        "status": "success" if result.manifest.complete else "partial",
         "key": result.manifest.key,
         "manifest_key": result.manifest_key,
         "size": result.manifest.size,

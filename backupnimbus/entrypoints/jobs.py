@@ -9,6 +9,7 @@ import attrs
 
 from backupnimbus.entrypoints.config import Config
 from backupnimbus.entrypoints.lambda_events import Invocation
+from backupnimbus.errors import PartialBackupError
 
 LAMBDA_MARGIN_S = 30.0
 """Time kept back from Lambda's timeout to stop mongodump, abort the upload and send the mail."""
@@ -70,8 +71,23 @@ class Jobs:
             _metric(request.name, succeeded=False, size=0, started=started, at=clock.now())
             raise
         manifest = job.backup.manifest
-        _metric(request.name, succeeded=True, size=manifest.size, started=started, at=clock.now())
-        return job_result_document(job)
+        _metric(
+            request.name,
+            succeeded=manifest.complete,
+            size=manifest.size,
+            started=started,
+            at=clock.now(),
+        )
+        document = job_result_document(job)
+        if not manifest.complete:
+            # Stored and kept, but never a success: exit 3 on the command line, a function
+            # error in Lambda, so that the alarms see it as they see a failure.
+            raise PartialBackupError(
+                f"Backup incomplete: {manifest.key} was stored, but the dump left something "
+                f"out ({len(manifest.warnings)} warning(s)); it does not count as a good backup",
+                details={"backup": document},
+            )
+        return document
 
     def verify(self, invocation: Invocation) -> dict[str, Any]:
         from backupnimbus.domain.list_backups import ListBackups, latest_complete

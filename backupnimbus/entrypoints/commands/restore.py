@@ -26,7 +26,7 @@ def register(commands: Any) -> None:
         "--file", metavar="PATH", help="a local mongodump archive (gzipped, age-encrypted, or not)"
     )
     parser.add_argument(
-        "--name", type=backup_name, help="with --latest: only this backup set (default: any)"
+        "--name", type=backup_name, help="with --latest: the backup set (default: BACKUP_NAME)"
     )
     parser.add_argument("--target-uri", metavar="URI", help="default: RESTORE_TARGET_URI")
     parser.add_argument(
@@ -73,7 +73,8 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     )
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
-        request = RestoreRequest(key=args.key, latest=args.latest, name=args.name, options=options)
+        name = args.name or config.backup_name
+        request = RestoreRequest(key=args.key, latest=args.latest, name=name, options=options)
         return result_document(use_case.run(request=request))
     try:
         handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below
