@@ -26,17 +26,35 @@ CHILD = textwrap.dedent("""
         with open("/proc/self/status") as status:
             return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
 
+    from fastcrc import crc64
+    from backupnimbus.adapters.fake_archive import (
+        TERMINATOR, archive_head, end_block, flat_bson, segment_head)
+
     TOTAL = 1 << 30
-    BLOCK = os.urandom(1 << 20)
+    # One 1 MiB segment of 16 documents of incompressible bytes, repeated: a valid archive
+    # (every CRC right) of 1 GiB, produced on demand, never held.
+    PAYLOAD = os.urandom(1 << 16).hex()[: (1 << 16) - 64]
+    DOCS = b"".join(flat_bson({"_id": n, "blob": PAYLOAD}) for n in range(16))
+    SEGMENT = segment_head("db.big") + DOCS + TERMINATOR
 
     class EndlessDump:
-        # 1 GiB of incompressible bytes, produced on demand, never held.
-        def __init__(self): self.left = TOTAL
+        def __init__(self):
+            self.pending = bytearray(archive_head(["db.big"]))
+            self.segments = TOTAL // len(SEGMENT) + 1
+            self.crc = 0
         def read(self, size):
-            size = min(size, self.left); self.left -= size
-            return (BLOCK * (size // len(BLOCK) + 1))[:size]
-        def namespaces(self): return {"db.big": 1}
-        def stop(self): self.left = 0
+            while len(self.pending) < size and self.segments >= 0:
+                if self.segments:
+                    self.pending += SEGMENT
+                    self.crc = crc64.xz(DOCS, initial=self.crc)
+                else:
+                    self.pending += end_block("db.big", self.crc)
+                self.segments -= 1
+            chunk = bytes(self.pending[:size]); del self.pending[:size]
+            return chunk
+        def namespaces(self): return {"db.big": 16 * (TOTAL // len(SEGMENT) + 1)}
+        def warnings(self): return ()
+        def stop(self): self.segments = -1; self.pending.clear()
 
     class Dumps:
         def describe_tool(self): return "endless 1.0"
@@ -46,7 +64,7 @@ CHILD = textwrap.dedent("""
     class DiscardingStore:
         # Pulls in 8 MiB parts, as the S3 store does, and keeps only the count.
         stored = 0
-        def exists(self, *, key): return False
+        def list_objects(self, *, prefix): return []
         def put_stream(self, *, key, stream):
             while chunk := stream.read(8 << 20): self.stored += len(chunk)
         def put_bytes(self, *, key, data): pass

@@ -194,15 +194,20 @@ class S3ObjectStore:
             ) from exc
 
     def list_objects(self, *, prefix: str) -> Iterator[StoredObject]:
-        paginator = self._client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    yield StoredObject(
-                        key=item["Key"], size=item["Size"], modified_at=item["LastModified"]
-                    )
-        except (ClientError, BotoCoreError) as exc:
-            raise self._storage_error("ListObjectsV2", prefix, exc) from exc
+        # Page by page through the retrying call, not boto3's paginator: a listing decides
+        # whether a key is taken and what retention sees, so a SlowDown must not end it.
+        pages: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
+        while True:
+            page = self._call(
+                "ListObjectsV2", lambda: self._client.list_objects_v2(**pages), key=prefix
+            )
+            for item in page.get("Contents", []):
+                yield StoredObject(
+                    key=item["Key"], size=item["Size"], modified_at=item["LastModified"]
+                )
+            if not page.get("IsTruncated"):
+                return
+            pages["ContinuationToken"] = page["NextContinuationToken"]
 
     def delete(self, *, key: str) -> None:
         self._call(
