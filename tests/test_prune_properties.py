@@ -81,6 +81,24 @@ policies = st.builds(RetentionPolicy, **{rule: st.integers(0, 3) for rule in RUL
 )
 
 
+def _manifest_for(entry: Entry, key: str) -> bytes:
+    finished = NOW + timedelta(seconds=entry.finished_s)
+    started = finished - timedelta(minutes=5)
+    if entry.kind in ("complete", "partial"):
+        return _manifest(
+            key, entry.name, started, finished_at=finished, partial=entry.kind == "partial"
+        )
+    if entry.kind == "another key":
+        return _manifest(key + ".old", entry.name, started)
+    if entry.kind == "another set":
+        return _manifest(key, "other", started)
+    if entry.kind == "wrong type":
+        document = json.loads(_manifest(key, entry.name, started))
+        return json.dumps({**document, "finished_at": 5}).encode()
+    assert entry.kind == "not json"
+    return b"\x00garbage"
+
+
 def _store(history: list[Entry]) -> tuple[AgedStore, list[str]]:
     store = AgedStore()
     keys = []
@@ -92,20 +110,7 @@ def _store(history: list[Entry]) -> tuple[AgedStore, list[str]]:
         store.written_at[key] = NOW + timedelta(seconds=entry.written_s)
         if entry.kind == "incomplete":
             continue
-        finished = NOW + timedelta(seconds=entry.finished_s)
-        started = finished - timedelta(minutes=5)
-        manifest = {
-            "complete": lambda: _manifest(key, entry.name, started, finished_at=finished),
-            "partial": lambda: _manifest(
-                key, entry.name, started, finished_at=finished, partial=True
-            ),
-            "not json": lambda: b"\x00garbage",
-            "another key": lambda: _manifest(key + ".old", entry.name, started),
-            "another set": lambda: _manifest(key, "other", started),
-            "wrong type": lambda: json.dumps(
-                {**json.loads(_manifest(key, entry.name, started)), "finished_at": 5}
-            ).encode(),
-        }[entry.kind]()
+        manifest = _manifest_for(entry, key)
         store.objects[manifest_key(key)] = manifest
         store.written_at[manifest_key(key)] = store.written_at[key]
     return store, keys
@@ -146,7 +151,8 @@ def test_prune_never_deletes_what_it_must_keep(
             assert store.objects.get(stored) == before.get(stored)
     for record in records:
         if record.name not in pruned_sets:
-            assert record.key not in gone and record.manifest_key not in gone
+            assert record.key not in gone
+            assert record.manifest_key not in gone
     for stored in store.objects:
         if stored.endswith(MANIFEST_SUFFIX):
             assert stored.removesuffix(MANIFEST_SUFFIX) in store.objects, "manifest left alone"
