@@ -10,30 +10,41 @@ from typing import Any
 
 import attrs
 import pytest
+from pymongo import MongoClient
 
 from backupnimbus.adapters.memory import FakeClock, InMemoryObjectStore
-from backupnimbus.domain.keys import archive_key, manifest_key
-from backupnimbus.domain.list_backups import ListBackups
+from backupnimbus.domain.backup_job import BackupJob
+from backupnimbus.domain.keys import MANIFEST_SUFFIX, archive_key, manifest_key
+from backupnimbus.domain.list_backups import INCOMPLETE, UNREADABLE, ListBackups
 from backupnimbus.domain.manifest_codec import encode_manifest
-from backupnimbus.domain.models import Manifest, SourceInfo
+from backupnimbus.domain.models import COMPLETE, PARTIAL, BackupRequest, Manifest, SourceInfo
 from backupnimbus.domain.prune_backups import PruneBackups, PruneResult
 from backupnimbus.domain.retention import RetentionPolicy
-from backupnimbus.errors import StorageFailedError, UsageInvalidError
+from backupnimbus.entrypoints.commands.prune import prune_result_document, render
+from backupnimbus.errors import BackupNimbusError, StorageFailedError, UsageInvalidError
 from backupnimbus.ports.object_store import StoredObject
 from tests.conftest import REGION, b64, run_cli
+from tests.support.servers import Secantus
 from tests.test_retention import oracle
 
 PREFIX = "backups/"
 NOW = datetime(2025, 4, 7, 10, 15, 30, tzinfo=UTC)
 
 
-def _manifest(key: str, name: str, at: datetime) -> bytes:
+def _manifest(
+    key: str, name: str, at: datetime, *, finished_at: datetime | None = None,
+    partial: bool = False,
+) -> bytes:  # fmt: skip
+    """A manifest whose backup started at `at` and finished 42 s later unless told otherwise."""
     return encode_manifest(
         Manifest(
             name=name, key=key, size=len(key), sha256="0" * 64, compressed=True,
-            encrypted=False, started_at=at, finished_at=at + timedelta(seconds=42),
+            encrypted=False, started_at=at,
+            finished_at=finished_at or at + timedelta(seconds=42),
             mongodump_version="100.10.0", tool_version="0.1.0",
             source=SourceInfo(hosts=("db.example:27017",)),
+            status=PARTIAL if partial else COMPLETE,
+            warnings=("skipped db.broken",) if partial else (),
         )
     )  # fmt: skip
 
@@ -57,13 +68,20 @@ class AgedStore(InMemoryObjectStore):
         self.deletes.append(key)
         super().delete(key=key)
 
-    def add(self, name: str, at: datetime, *, complete: bool = True) -> str:
-        """Stores a backup whose objects were written at `at`; returns the archive key."""
+    def add(
+        self, name: str, at: datetime, *, complete: bool = True,
+        finished_at: datetime | None = None, partial: bool = False,
+    ) -> str:  # fmt: skip
+        """Stores a backup stamped (key) and written at `at`; returns the archive key.
+
+        `finished_at` is what its manifest says (default: 42 s after `at`); `complete=False`
+        leaves the manifest out, as an upload still running or never finished does."""
         key = archive_key(prefix=PREFIX, name=name, at=at, compressed=True)
         self.objects[key] = b"archive " + key.encode()
         self.written_at[key] = at
         if complete:
-            self.objects[manifest_key(key)] = _manifest(key, name, at)
+            manifest = _manifest(key, name, at, finished_at=finished_at, partial=partial)
+            self.objects[manifest_key(key)] = manifest
             self.written_at[manifest_key(key)] = at
         return key
 
@@ -87,7 +105,7 @@ def test_forgotten_backups_lose_archive_and_manifest_and_the_rest_stays() -> Non
     store = AgedStore()
     keys = [store.add("mongodb", _days_ago(day)) for day in range(10)]  # keys[0] is newest
 
-    result = _prune(store).run(policy=RetentionPolicy(daily=3))
+    result = _prune(store).run(policy=RetentionPolicy(daily=3), name="mongodb")
 
     assert _kept(result) == {keys[0]: ("daily #1",), keys[1]: ("daily #2",),
                              keys[2]: ("daily #3",)}  # fmt: skip
@@ -100,7 +118,7 @@ def test_each_manifest_is_deleted_before_its_archive() -> None:
     store = AgedStore()
     keys = [store.add("mongodb", _days_ago(day)) for day in range(4)]
 
-    _prune(store).run(policy=RetentionPolicy(last=1))
+    _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
 
     assert store.deletes == [k for key in keys[1:] for k in (manifest_key(key), key)]
 
@@ -110,12 +128,12 @@ def test_a_run_dying_between_the_two_deletes_leaves_an_incomplete_archive_later_
     keys = [store.add("mongodb", _days_ago(day)) for day in (0, 2, 4)]
 
     with pytest.raises(StorageFailedError):
-        _prune(store).run(policy=RetentionPolicy(last=1))
+        _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
 
-    survivors = {r.key: r.complete for r in ListBackups(store=store, prefix=PREFIX).run()}
-    assert survivors == {keys[0]: True, keys[1]: False, keys[2]: True}
+    survivors = {r.key: r.state for r in ListBackups(store=store, prefix=PREFIX).run()}
+    assert survivors == {keys[0]: COMPLETE, keys[1]: INCOMPLETE, keys[2]: COMPLETE}
     store.refuse_delete = None
-    second = _prune(store).run(policy=RetentionPolicy(last=1))
+    second = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
     assert {gone.key: gone.reason for gone in second.deleted} == {
         keys[1]: "incomplete, older than 24 h",
         keys[2]: "kept by no rule",
@@ -130,7 +148,7 @@ def test_incomplete_archives_go_only_after_24_hours_and_never_count_for_the_poli
     running = store.add("mongodb", NOW - timedelta(hours=23), complete=False)
     stale = store.add("mongodb", NOW - timedelta(hours=25), complete=False)
 
-    result = _prune(store).run(policy=RetentionPolicy(last=1))
+    result = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
 
     assert _kept(result) == {running: ("incomplete, too recent",), complete: ("last #1",)}
     assert [k.complete for k in result.kept] == [False, True]
@@ -148,22 +166,10 @@ def test_age_of_an_incomplete_archive_is_its_write_time_not_the_time_in_its_key(
     key = store.add("mongodb", _days_ago(365), complete=False)
     store.written_at[key] = NOW - timedelta(hours=1)
 
-    result = _prune(store).run(policy=RetentionPolicy(last=1))
+    result = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
 
     assert _kept(result)[key] == ("incomplete, too recent",)
     assert key in store.objects
-
-
-def test_an_unreadable_manifest_makes_an_incomplete_backup_and_goes_with_its_archive() -> None:
-    store = AgedStore()
-    newest = store.add("mongodb", _days_ago(1))
-    broken = store.add("mongodb", _days_ago(5))
-    store.objects[manifest_key(broken)] = b"{not json"
-
-    result = _prune(store).run(policy=RetentionPolicy(last=5))
-
-    assert [gone.key for gone in result.deleted] == [broken]
-    assert set(store.objects) == {newest, manifest_key(newest)}
 
 
 def test_dry_run_reports_the_same_plan_and_deletes_nothing() -> None:
@@ -173,11 +179,13 @@ def test_dry_run_reports_the_same_plan_and_deletes_nothing() -> None:
     store.add("mongodb", _days_ago(10), complete=False)
     before = dict(store.objects)
 
-    dry = _prune(store).run(policy=RetentionPolicy(weekly=2, monthly=2), dry_run=True)
+    dry = _prune(store).run(
+        policy=RetentionPolicy(weekly=2, monthly=2), dry_run=True, name="mongodb"
+    )
 
     assert store.objects == before
     assert store.deletes == []
-    real = _prune(store).run(policy=RetentionPolicy(weekly=2, monthly=2))
+    real = _prune(store).run(policy=RetentionPolicy(weekly=2, monthly=2), name="mongodb")
     assert (dry.kept, dry.deleted, dry.dry_run) == (real.kept, real.deleted, True)
     assert real.deleted
     assert set(store.objects) == {
@@ -192,7 +200,7 @@ def test_an_empty_policy_is_refused_before_anything_is_deleted() -> None:
     before = dict(store.objects)
 
     with pytest.raises(UsageInvalidError, match="no retention rule"):
-        _prune(store).run(policy=RetentionPolicy())
+        _prune(store).run(policy=RetentionPolicy(), name="mongodb")
 
     assert store.objects == before
 
@@ -202,7 +210,7 @@ def test_the_policy_applies_to_each_backup_set_on_its_own() -> None:
     orders = [store.add("orders", _days_ago(day)) for day in range(4)]
     users = [store.add("users", _days_ago(day + 0.5)) for day in range(4)]
 
-    result = _prune(store).run(policy=RetentionPolicy(last=2))
+    result = _prune(store).run(policy=RetentionPolicy(last=2), all_sets=True)
 
     assert set(_kept(result)) == {*orders[:2], *users[:2]}
 
@@ -215,6 +223,300 @@ def test_name_limits_the_run_to_one_backup_set() -> None:
     _prune(store).run(policy=RetentionPolicy(last=1), name="orders")
 
     assert {r.key for r in ListBackups(store=store, prefix=PREFIX).run()} == {orders[0], *users}
+
+
+# --- which backups count: the manifest's finish time, and only complete backups -------------
+
+
+def _deleted(result: PruneResult) -> dict[str, str]:
+    return {gone.key: gone.reason for gone in result.deleted}
+
+
+def test_backups_are_ordered_by_the_finish_time_in_their_manifest_not_the_stamp_in_their_key(
+) -> None:  # fmt: skip
+    store = AgedStore()
+    # Made with --timestamp in the future two days ago; the key sorts after every later backup.
+    future = store.add("mongodb", NOW + timedelta(days=300), finished_at=_days_ago(2))
+    yesterday = store.add("mongodb", _days_ago(1))
+
+    result = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    assert _kept(result) == {yesterday: ("last #1",)}
+    assert _deleted(result) == {future: "kept by no rule"}
+    assert set(store.objects) == {yesterday, manifest_key(yesterday)}
+
+
+def test_periods_are_those_of_the_finish_time() -> None:
+    store = AgedStore()
+    # Three keys stamped within the same minute, finished on three different days (back-filled
+    # with one --timestamp, say): the daily rule sees three days.
+    keys = [
+        store.add("mongodb", _days_ago(10) + timedelta(seconds=s), finished_at=_days_ago(day))
+        for s, day in ((0, 3), (1, 2), (2, 1))
+    ]
+
+    result = _prune(store).run(policy=RetentionPolicy(daily=3), name="mongodb")
+
+    assert _kept(result) == {keys[2]: ("daily #1",), keys[1]: ("daily #2",),
+                             keys[0]: ("daily #3",)}  # fmt: skip
+    assert result.deleted == ()
+
+
+def test_a_partial_backup_never_counts_and_is_kept_while_nothing_complete_is_newer() -> None:
+    store = AgedStore()
+    older = store.add("mongodb", _days_ago(5))
+    complete = store.add("mongodb", _days_ago(4))
+    # Finished three days ago, so well past the grace an incomplete upload gets.
+    partial = store.add("mongodb", _days_ago(3), partial=True)
+
+    result = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    assert _kept(result) == {
+        partial: ("partial, newer than the newest complete backup",),
+        complete: ("last #1",),
+    }
+    assert _deleted(result) == {older: "kept by no rule"}
+    assert partial in store.objects
+    assert manifest_key(partial) in store.objects
+
+
+def test_a_partial_backup_goes_once_a_newer_complete_backup_exists() -> None:
+    store = AgedStore()
+    partial = store.add("mongodb", _days_ago(3), partial=True)
+    complete = store.add("mongodb", _days_ago(1))
+
+    result = _prune(store).run(policy=RetentionPolicy(daily=30), name="mongodb")
+
+    assert _kept(result) == {complete: ("daily #1",)}
+    assert _deleted(result) == {partial: "partial, superseded by a newer complete backup"}
+    assert set(store.objects) == {complete, manifest_key(complete)}
+
+
+def test_a_set_with_only_partial_backups_keeps_them_all() -> None:
+    store = AgedStore()
+    partials = [store.add("mongodb", _days_ago(day), partial=True) for day in (2, 9, 40)]
+
+    result = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    assert set(_kept(result)) == set(partials)
+    assert result.deleted == ()
+    assert {kept.state for kept in result.kept} == {PARTIAL}
+
+
+def _unreadable_manifests(key: str) -> dict[str, tuple[bytes, str]]:
+    """Ways a manifest beside `key` can exist and not vouch for it -> part of the reason."""
+    other = key.replace("T", "T9", 1)
+    return {
+        "not json": (b"{not json", "not JSON"),
+        "another archive's": (_manifest(other, "mongodb", _days_ago(5)), "describes"),
+        "another set's": (_manifest(key, "users", _days_ago(5)), "names backup set 'users'"),
+        "a field of the wrong type": (
+            json.dumps(
+                {**json.loads(_manifest(key, "mongodb", _days_ago(5))), "size": "7"}
+            ).encode(),
+            "size",
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["not json", "another archive's", "another set's",
+                                  "a field of the wrong type"])  # fmt: skip
+def test_an_archive_whose_manifest_does_not_decode_is_kept_and_reported(kind: str) -> None:
+    store = AgedStore()
+    newest = store.add("mongodb", _days_ago(1))
+    broken = store.add("mongodb", _days_ago(5))
+    data, why = _unreadable_manifests(broken)[kind]
+    store.objects[manifest_key(broken)] = data
+
+    result = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    assert result.deleted == ()
+    [reason] = _kept(result)[broken]
+    assert reason.startswith("unreadable manifest: ")
+    assert why in reason
+    assert {kept.key: kept.state for kept in result.kept}[broken] == UNREADABLE
+    assert store.objects[manifest_key(broken)] == data
+    assert broken in store.objects
+    assert newest in store.objects
+
+
+def test_protected_keys_are_never_deleted_whatever_the_plan() -> None:
+    store = AgedStore()
+    newest = store.add("mongodb", _days_ago(1))
+    old = store.add("mongodb", _days_ago(9))
+    superseded = store.add("mongodb", _days_ago(8), partial=True)
+    stale = store.add("mongodb", _days_ago(7), complete=False)
+    gone = store.add("mongodb", _days_ago(6))
+
+    result = _prune(store).run(
+        policy=RetentionPolicy(last=1), name="mongodb", protect=(old, superseded, stale)
+    )
+
+    assert _kept(result) == {newest: ("last #1",), old: ("protected",),
+                             superseded: ("protected",), stale: ("protected",)}  # fmt: skip
+    assert _deleted(result) == {gone: "kept by no rule"}
+    assert set(store.objects) == {newest, old, superseded, stale} | {
+        manifest_key(k) for k in (newest, old, superseded)
+    }
+
+
+def test_a_plan_that_would_delete_the_newest_complete_backup_is_refused_before_any_delete(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from backupnimbus.domain import prune_backups
+    from backupnimbus.domain.retention import RetentionPlan
+
+    store = AgedStore()
+    keys = [store.add("mongodb", _days_ago(day)) for day in range(3)]
+    before = dict(store.objects)
+    monkeypatch.setattr(
+        prune_backups, "plan_retention",
+        lambda *, policy, backups: RetentionPlan(keep={}, forget=tuple(backups)),
+    )  # fmt: skip
+
+    with pytest.raises(BackupNimbusError, match="newest complete backup") as caught:
+        _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    assert caught.value.details["key"] == keys[0]
+    assert store.objects == before
+    assert store.deletes == []
+
+
+def test_a_set_must_be_named_unless_every_set_is_asked_for() -> None:
+    store = AgedStore()
+    store.add("orders", _days_ago(1))
+    store.add("orders", _days_ago(2))
+    before = dict(store.objects)
+
+    with pytest.raises(UsageInvalidError, match="--name") as missing:
+        _prune(store).run(policy=RetentionPolicy(last=1))
+    with pytest.raises(UsageInvalidError, match="not both"):
+        _prune(store).run(policy=RetentionPolicy(last=1), name="orders", all_sets=True)
+
+    assert "--all-sets" in missing.value.message
+    assert store.objects == before
+
+
+def test_a_partial_backup_whose_archive_delete_fails_is_left_incomplete_then_removed() -> None:
+    store = AgedStore(refuse_delete=".archive.gz")
+    partial = store.add("mongodb", _days_ago(3), partial=True)
+    complete = store.add("mongodb", _days_ago(1))
+
+    with pytest.raises(StorageFailedError):
+        _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    survivors = {r.key: r.state for r in ListBackups(store=store, prefix=PREFIX).run()}
+    assert survivors == {complete: COMPLETE, partial: INCOMPLETE}
+    store.refuse_delete = None
+    second = _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+    assert _deleted(second) == {partial: "incomplete, older than 24 h"}
+
+
+def test_a_manifest_delete_that_fails_leaves_the_backup_whole() -> None:
+    store = AgedStore(refuse_delete=MANIFEST_SUFFIX)
+    newest = store.add("mongodb", _days_ago(1))
+    old = store.add("mongodb", _days_ago(3))
+
+    with pytest.raises(StorageFailedError):
+        _prune(store).run(policy=RetentionPolicy(last=1), name="mongodb")
+
+    survivors = {r.key: r.state for r in ListBackups(store=store, prefix=PREFIX).run()}
+    assert survivors == {newest: COMPLETE, old: COMPLETE}
+
+
+def test_the_dry_run_document_never_says_deleted() -> None:
+    store = AgedStore()
+    keys = [store.add("mongodb", _days_ago(day)) for day in range(3)]
+    broken = store.add("mongodb", _days_ago(4))
+    store.objects[manifest_key(broken)] = b"[]"
+    policy = RetentionPolicy(last=1)
+
+    dry = prune_result_document(_prune(store).run(policy=policy, name="mongodb", dry_run=True))
+    real = prune_result_document(_prune(store).run(policy=policy, name="mongodb"))
+
+    assert "deleted" not in dry
+    assert [gone["key"] for gone in dry["would_delete"]] == keys[1:]
+    assert dry["counts"] == {"kept": 2, "would_delete": 2}
+    assert "would_delete" not in real
+    assert real["deleted"] == dry["would_delete"]
+    assert real["counts"] == {"kept": 2, "deleted": 2}
+    assert {k["key"]: k["state"] for k in real["kept"]} == {keys[0]: COMPLETE, broken: UNREADABLE}
+    assert real["unreadable"] == [{"key": broken, "problem": "not a JSON object"}]
+    text = render(dry)
+    assert "Would delete 2 backup(s):" in text
+    assert "Deleted" not in text
+    assert f"{broken}  (unreadable manifest: not a JSON object)" in text
+    assert "1 backup(s) with an unreadable manifest were kept" in render(real)
+
+
+# --- the scheduled run: prune after a backup never takes the backup just made ---------------
+
+
+def _job(store: AgedStore, clock: FakeClock, policy: RetentionPolicy) -> BackupJob:
+    from backupnimbus.adapters.memory import FakeDumpRunner, RecordingMailer
+    from backupnimbus.entrypoints.config import Config
+    from backupnimbus.entrypoints.container import build_container
+
+    container = build_container(
+        Config(mongo_uri="mongodb://db:27017/", backup_prefix=PREFIX, retention=policy),
+        dump_runner=FakeDumpRunner(data=b"archive" * 100), object_store=store,
+        mailer=RecordingMailer(), clock=clock,
+    )  # fmt: skip
+    return container.resolve(BackupJob)
+
+
+class _StampingStore(AgedStore):
+    """Records a write time for what a job writes, as S3 does."""
+
+    def _commit(self, key: str, data: bytes) -> None:
+        super()._commit(key, data)
+        self.written_at[key] = NOW
+
+
+def test_a_run_after_a_future_stamped_backup_keeps_its_own_backup() -> None:
+    store = _StampingStore()
+    clock = FakeClock(current=NOW)
+    job = _job(store, clock, RetentionPolicy(last=1))
+    future = job.run(request=BackupRequest(name="mongodb", timestamp=NOW + timedelta(days=365)))
+    clock.current += timedelta(days=1)
+
+    own = job.run(request=BackupRequest(name="mongodb"))
+
+    assert own.retention is not None
+    assert own.backup.manifest.key in store.objects
+    assert _kept(own.retention) == {own.backup.manifest.key: ("last #1",)}
+    assert _deleted(own.retention) == {future.backup.manifest.key: "kept by no rule"}
+
+
+def test_a_manual_backup_stamped_in_the_past_is_not_deleted_by_its_own_run() -> None:
+    store = _StampingStore()
+    clock = FakeClock(current=NOW)
+    job = _job(store, clock, RetentionPolicy(last=1))
+    earlier = job.run(request=BackupRequest(name="mongodb"))
+    clock.current += timedelta(hours=1)
+
+    manual = job.run(request=BackupRequest(name="mongodb", timestamp=_days_ago(400)))
+
+    assert manual.retention is not None
+    assert manual.backup.manifest.key in store.objects
+    assert _kept(manual.retention) == {manual.backup.manifest.key: ("last #1",)}
+    assert _deleted(manual.retention) == {earlier.backup.manifest.key: "kept by no rule"}
+
+
+def test_the_run_protects_its_own_backup_even_when_another_claims_to_have_finished_later(
+) -> None:  # fmt: skip
+    store = _StampingStore()
+    # Written by a host whose clock ran a day ahead: by finish time it is the newest.
+    skewed = store.add("mongodb", _days_ago(1), finished_at=NOW + timedelta(days=1))
+    job = _job(store, FakeClock(current=NOW), RetentionPolicy(last=1))
+
+    own = job.run(request=BackupRequest(name="mongodb"))
+
+    assert own.retention is not None
+    assert _kept(own.retention) == {own.backup.manifest.key: ("protected",),
+                                    skewed: ("last #1",)}  # fmt: skip
+    assert own.backup.manifest.key in store.objects
+    assert manifest_key(own.backup.manifest.key) in store.objects
 
 
 # --- end to end: the console script against moto S3 ---------------------------------------
@@ -276,7 +578,7 @@ def filled(s3: Any, bucket: str) -> Bucket:
     return _fill(s3, bucket, stamps, [NOW - timedelta(days=300), NOW - timedelta(minutes=5)])
 
 
-RULE_FLAGS = ["--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "6"]
+RULE_FLAGS = ["--name", "mongodb", "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "6"]
 
 
 @pytest.mark.e2e
@@ -308,7 +610,8 @@ def test_prune_keeps_exactly_what_the_policy_says_and_dry_run_deletes_nothing(
     assert document["counts"] == {"kept": len(expected) + 2, "deleted": len(deleted)}
     assert document["dry_run"] is False
     assert json.loads(dry.stdout)["kept"] == document["kept"]
-    assert json.loads(dry.stdout)["deleted"] == document["deleted"]
+    assert json.loads(dry.stdout)["would_delete"] == document["deleted"]
+    assert "deleted" not in json.loads(dry.stdout)
     after = filled.keys()
     assert after == before - {k for key in deleted for k in (key, manifest_key(key))}
     assert all((key in after) == (manifest_key(key) in after) for key in filled.complete)
@@ -322,8 +625,10 @@ def test_retention_variables_apply_unless_a_flag_is_given(
     before = filled.keys()
     configured = {**env, "RETENTION_KEEP_LAST": "5"}
 
-    from_config = run_cli(["prune", "--dry-run", "--json"], configured)
-    from_flags = run_cli(["prune", "--keep-yearly", "1", "--dry-run"], configured)
+    from_config = run_cli(["prune", "--name", "mongodb", "--dry-run", "--json"], configured)
+    from_flags = run_cli(
+        ["prune", "--name", "mongodb", "--keep-yearly", "1", "--dry-run"], configured
+    )
 
     assert from_config.returncode == 0, from_config.stderr
     document = json.loads(from_config.stdout)
@@ -348,6 +653,7 @@ def test_retention_variables_apply_unless_a_flag_is_given(
         (["prune"], {"RETENTION_KEEP_DAILY": "-3", "RETENTION_KEEP_LAST": "x"},
          "RETENTION_KEEP_LAST must be a whole number of 0 or more; RETENTION_KEEP_DAILY"),
         (["prune", "--keep-daily", "-1"], {}, "--keep-daily: expected a whole number"),
+        (["prune", "--keep-last", "1"], {}, "give --name NAME, or --all-sets"),
     ],
 )  # fmt: skip
 def test_usage_and_configuration_errors_exit_2_and_delete_nothing(
@@ -363,3 +669,29 @@ def test_usage_and_configuration_errors_exit_2_and_delete_nothing(
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
     assert filled.keys() == before
+
+
+@pytest.mark.e2e
+def test_a_backup_stamped_in_the_future_never_makes_later_runs_delete_their_own_backup(
+    secantus: Secantus, database: str, backup_env: dict[str, str], s3: Any, bucket: str
+) -> None:
+    MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(50))
+    env = {**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*", "RETENTION_KEEP_LAST": "1"}
+    future = run_cli(["run", "--json", "--timestamp", "2099-01-01T00:00:00Z"], env)
+    assert future.returncode == 0, future.stderr
+    future_key = json.loads(future.stdout)["key"]
+    assert "20990101T000000Z" in future_key
+
+    later = run_cli(["run", "--json"], env)
+    pruned = run_cli(["prune", "--name", "mongodb", "--json"], env)
+
+    assert later.returncode == 0, later.stderr
+    document = json.loads(later.stdout)
+    own = document["key"]
+    assert [kept["key"] for kept in document["retention"]["kept"]] == [own]
+    assert [gone["key"] for gone in document["retention"]["deleted"]] == [future_key]
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout)["deleted"] == []
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    stored = {item["Key"] for page in pages for item in page.get("Contents", [])}
+    assert stored == {own, manifest_key(own)}

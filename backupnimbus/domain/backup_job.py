@@ -53,7 +53,7 @@ class BackupJob:
             )
             self._report_failure(request, wrapped)
             raise wrapped from unexpected
-        pruned, prune_error = self._apply_retention(request.name)
+        pruned, prune_error = self._apply_retention(request.name, made=result.manifest.key)
         outcome = self.notify.notify(name=request.name, result=result)
         return JobResult(
             backup=attrs.evolve(result, notification=outcome),
@@ -61,11 +61,13 @@ class BackupJob:
             retention_error=prune_error,
         )
 
-    def _apply_retention(self, name: str) -> tuple[PruneResult | None, str | None]:
+    def _apply_retention(self, name: str, *, made: str) -> tuple[PruneResult | None, str | None]:
+        """Prunes the set just backed up; `made`, the backup this run wrote, is never deleted
+        (its key or its manifest's finish time may be anything a flag or a clock gave it)."""
         if self.retention.is_empty():
             return None, None
         try:
-            return self.prune.run(policy=self.retention, name=name), None
+            return self.prune.run(policy=self.retention, name=name, protect=(made,)), None
         except BackupNimbusError as error:
             log.error("retention after the backup failed", extra={"error": error.message})
             return None, error.message

@@ -1,14 +1,46 @@
+"""Retention: which backups of a set a policy lets go, and deleting them safely.
+
+What prune does with each state of a backup (see list_backups):
+
+- COMPLETE backups, and only they, take part in the keep rules, ordered and grouped into periods
+  by the finish time their manifest records: the stamp in a key is whatever `--timestamp` or a
+  clock gave it, so a key stamped in the future cannot crowd out newer backups, and a manual
+  backup stamped in the past is as new as when it finished.
+- PARTIAL backups never count toward a rule. One is kept while it is newer than the newest
+  complete backup of its set (it may hold the only copy of what changed since), and deleted as
+  superseded once a newer complete backup exists.
+- UNREADABLE backups (a manifest exists but does not decode, or names another archive or set)
+  are never deleted: nothing proves they are not good backups a newer version wrote. They are
+  kept and reported.
+- INCOMPLETE archives (no manifest) are deleted once the store says they were written longer
+  ago than the grace period; a younger one may be an upload still running.
+
+Two guards stand above the plan: keys the caller protects (the backup a run just made) are
+never deleted, and a plan that would delete the newest complete backup of a set is refused
+before anything is deleted.
+"""
+
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import timedelta
 
 import attrs
 
 from backupnimbus.domain.keys import manifest_key
-from backupnimbus.domain.list_backups import BackupRecord, ListBackups
+from backupnimbus.domain.list_backups import (
+    COMPLETE,
+    INCOMPLETE,
+    PARTIAL,
+    UNREADABLE,
+    BackupRecord,
+    ListBackups,
+    finished_order,
+)
 from backupnimbus.domain.retention import RetentionPolicy, plan_retention, require_rule
+from backupnimbus.errors import BackupNimbusError, UsageInvalidError
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.object_store import ObjectStore
 
@@ -16,22 +48,31 @@ log = logging.getLogger(__name__)
 
 TOO_RECENT = "incomplete, too recent"
 FORGOTTEN = "kept by no rule"
+PROTECTED = "protected"
+PARTIAL_NEWEST = "partial, newer than the newest complete backup"
+PARTIAL_SUPERSEDED = "partial, superseded by a newer complete backup"
+UNREADABLE_PREFIX = "unreadable manifest: "
 
 
 @attrs.frozen
 class KeptBackup:
     key: str
     """The archive's key."""
-    complete: bool
-    """False for an archive without a manifest that may still be in progress."""
+    state: str
+    """COMPLETE, PARTIAL, UNREADABLE or INCOMPLETE (see list_backups)."""
     reasons: tuple[str, ...]
-    """Every rule that kept it ("daily #3"), or why an incomplete archive stays."""
+    """Every rule that kept it ("daily #3"), or why a backup outside the rules stays."""
+
+    @property
+    def complete(self) -> bool:
+        return self.state == COMPLETE
 
 
 @attrs.frozen
 class DeletedBackup:
     key: str
-    """The archive's key; its manifest went with it."""
+    """The archive's key; its manifest went with it (first)."""
+    state: str
     reason: str
 
 
@@ -44,14 +85,22 @@ class PruneResult:
     """Newest first; on a dry run, what would have been deleted."""
     dry_run: bool
 
+    @property
+    def unreadable(self) -> tuple[tuple[str, str], ...]:
+        """(key, why its manifest cannot be used) of every backup kept for that reason."""
+        return tuple(
+            (kept.key, kept.reasons[0].removeprefix(UNREADABLE_PREFIX))
+            for kept in self.kept
+            if kept.state == UNREADABLE
+        )
+
+
+Decision = KeptBackup | DeletedBackup
+
 
 @attrs.frozen
 class PruneBackups:
-    """Deletes the backups a retention policy no longer keeps, and stale incomplete archives.
-
-    Only complete backups take part in the policy, which applies to each backup set (name) on
-    its own, as restic applies its policy per group.
-    """
+    """Deletes the backups a retention policy no longer keeps, set by set."""
 
     list_backups: ListBackups
     store: ObjectStore
@@ -60,17 +109,39 @@ class PruneBackups:
     """An incomplete archive younger than this may belong to a backup still running."""
 
     def run(
-        self, *, policy: RetentionPolicy, name: str | None = None, dry_run: bool = False
+        self,
+        *,
+        policy: RetentionPolicy,
+        name: str | None = None,
+        all_sets: bool = False,
+        dry_run: bool = False,
+        protect: Collection[str] = (),
     ) -> PruneResult:
-        """Args: `name` limits the run to one backup set; `dry_run` deletes nothing.
+        """Args:
+            name: the backup set to prune; required unless `all_sets`.
+            all_sets: prune every set, each planned on its own.
+            dry_run: plan, delete nothing.
+            protect: archive keys never deleted whatever the plan (the backup just made).
 
-        Raises UsageInvalidError for an empty policy, before touching the store.
+        Raises UsageInvalidError for an empty policy or a missing/ambiguous set, before
+        touching the store; BackupNimbusError, before any delete, for a plan that would delete
+        the newest complete backup of a set.
         """
         require_rule(policy)
+        if all_sets and name is not None:
+            raise UsageInvalidError(["give one backup set (--name) or --all-sets, not both"])
+        if name is None and not all_sets:
+            raise UsageInvalidError(
+                ["prune works on one backup set: give --name NAME, or --all-sets to prune "
+                 "every set, each on its own"]
+            )  # fmt: skip
         records = self.list_backups.run(name=name)
-        decisions: dict[str, KeptBackup | DeletedBackup] = {}
-        self._apply_policy(policy, [r for r in records if r.complete], decisions)
-        self._judge_incomplete([r for r in records if not r.complete], decisions)
+        sets: dict[str, list[BackupRecord]] = defaultdict(list)
+        for record in records:
+            sets[record.name].append(record)
+        decisions: dict[str, Decision] = {}
+        for members in sets.values():
+            decisions.update(self._plan_set(policy, members, frozenset(protect)))
         kept = tuple(d for r in records if isinstance(d := decisions[r.key], KeptBackup))
         deleted = tuple(d for r in records if isinstance(d := decisions[r.key], DeletedBackup))
         if not dry_run:
@@ -78,39 +149,55 @@ class PruneBackups:
                 self._delete(gone)
         return PruneResult(policy=policy, kept=kept, deleted=deleted, dry_run=dry_run)
 
-    def _apply_policy(
-        self,
-        policy: RetentionPolicy,
-        complete: list[BackupRecord],
-        decisions: dict[str, KeptBackup | DeletedBackup],
-    ) -> None:
-        sets: dict[str, list[BackupRecord]] = defaultdict(list)
-        for record in complete:
-            sets[record.name].append(record)
-        for members in sets.values():
-            plan = plan_retention(policy=policy, backups={r.key: r.timestamp for r in members})
+    def _plan_set(
+        self, policy: RetentionPolicy, members: list[BackupRecord], protect: frozenset[str]
+    ) -> dict[str, Decision]:
+        complete = [r for r in members if r.state == COMPLETE]
+        newest = max(complete, key=finished_order) if complete else None
+        decisions: dict[str, Decision] = {}
+        if complete:
+            plan = plan_retention(
+                policy=policy,
+                backups={r.key: finished_order(r)[0] for r in complete},
+            )
             for key, reasons in plan.keep.items():
-                decisions[key] = KeptBackup(key, True, tuple(str(r) for r in reasons))
+                decisions[key] = KeptBackup(key, COMPLETE, tuple(str(r) for r in reasons))
             for key in plan.forget:
-                decisions[key] = DeletedBackup(key, FORGOTTEN)
+                decisions[key] = DeletedBackup(key, COMPLETE, FORGOTTEN)
+        for record in members:
+            if record.state != COMPLETE:
+                decisions[record.key] = self._judge_outside_rules(record, newest)
+        for key, decision in decisions.items():
+            if isinstance(decision, DeletedBackup) and key in protect:
+                decisions[key] = KeptBackup(key, decision.state, (PROTECTED,))
+        if newest is not None and isinstance(decisions[newest.key], DeletedBackup):
+            raise BackupNimbusError(
+                f"Refusing to prune: the plan would delete the newest complete backup of set "
+                f"{newest.name!r}; nothing was deleted",
+                details={"name": newest.name, "key": newest.key},
+            )
+        return decisions
 
-    def _judge_incomplete(
-        self, incomplete: list[BackupRecord], decisions: dict[str, KeptBackup | DeletedBackup]
-    ) -> None:
-        now = self.clock.now()
-        for record in incomplete:
-            if now - record.modified_at > self.incomplete_grace:
-                hours = self.incomplete_grace / timedelta(hours=1)
-                decisions[record.key] = DeletedBackup(
-                    record.key, f"incomplete, older than {hours:g} h"
-                )
-            else:
-                decisions[record.key] = KeptBackup(record.key, False, (TOO_RECENT,))
+    def _judge_outside_rules(self, record: BackupRecord, newest: BackupRecord | None) -> Decision:
+        """The fate of a backup no keep rule looks at: partial, unreadable or incomplete."""
+        if record.state == UNREADABLE:
+            why = UNREADABLE_PREFIX + str(record.manifest_problem)
+            return KeptBackup(record.key, UNREADABLE, (why,))
+        if record.state == PARTIAL:
+            if newest is None or finished_order(record) > finished_order(newest):
+                return KeptBackup(record.key, PARTIAL, (PARTIAL_NEWEST,))
+            return DeletedBackup(record.key, PARTIAL, PARTIAL_SUPERSEDED)
+        assert record.state == INCOMPLETE
+        if self.clock.now() - record.modified_at > self.incomplete_grace:
+            hours = self.incomplete_grace / timedelta(hours=1)
+            return DeletedBackup(record.key, INCOMPLETE, f"incomplete, older than {hours:g} h")
+        return KeptBackup(record.key, INCOMPLETE, (TOO_RECENT,))
 
     def _delete(self, gone: DeletedBackup) -> None:
         # Manifest first: if the run dies between the two deletes, the archive is left without
         # a manifest, so it reads as incomplete (never as a good backup) and a later run
-        # removes it. An incomplete archive may have an unreadable manifest; it goes too.
+        # removes it. An incomplete archive's manifest is deleted too, in case its upload
+        # finished since the listing: a manifest must never outlive its archive.
         self.store.delete(key=manifest_key(gone.key))
         self.store.delete(key=gone.key)
         log.info("backup deleted", extra={"key": gone.key, "reason": gone.reason})

@@ -66,28 +66,45 @@ def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> Retent
 
 
 def prune_result_document(result: PruneResult) -> dict[str, Any]:
+    """The plan and what became of it. A dry run lists `would_delete`, never `deleted`, so a
+    script reading the document cannot mistake a plan for a deletion."""
+    gone = "would_delete" if result.dry_run else "deleted"
     return {
         "status": "success",
         "dry_run": result.dry_run,
         "policy": result.policy.counts(),
         "kept": [
-            {"key": kept.key, "complete": kept.complete, "reasons": list(kept.reasons)}
+            {
+                "key": kept.key,
+                "state": kept.state,
+                "complete": kept.complete,
+                "reasons": list(kept.reasons),
+            }
             for kept in result.kept
         ],
-        "deleted": [{"key": gone.key, "reason": gone.reason} for gone in result.deleted],
-        "counts": {"kept": len(result.kept), "deleted": len(result.deleted)},
+        gone: [
+            {"key": gone.key, "state": gone.state, "reason": gone.reason} for gone in result.deleted
+        ],
+        "unreadable": [{"key": key, "problem": problem} for key, problem in result.unreadable],
+        "counts": {"kept": len(result.kept), gone: len(result.deleted)},
     }
 
 
 def render(document: dict[str, Any]) -> str:
     rules = ", ".join(f"{rule} {n}" for rule, n in document["policy"].items() if n)
     dry = document["dry_run"]
+    gone = "would_delete" if dry else "deleted"
     lines = [f"Policy: keep {rules}" + (" (dry run: nothing was deleted)" if dry else "")]
     lines.append(f"Keep {document['counts']['kept']} backup(s):")
     for kept in document["kept"]:
         why = ", ".join(kept["reasons"])
         lines.append(f"  {kept['key']}  ({'kept by ' if kept['complete'] else ''}{why})")
     verb = "Would delete" if dry else "Deleted"
-    lines.append(f"{verb} {document['counts']['deleted']} backup(s):")
-    lines.extend(f"  {gone['key']}  ({gone['reason']})" for gone in document["deleted"])
+    lines.append(f"{verb} {document['counts'][gone]} backup(s):")
+    lines.extend(f"  {entry['key']}  ({entry['reason']})" for entry in document[gone])
+    if document["unreadable"]:
+        lines.append(
+            f"{len(document['unreadable'])} backup(s) with an unreadable manifest were kept; "
+            "check them with `backupnimbus verify KEY` or by hand"
+        )
     return "\n".join(lines)
