@@ -73,7 +73,8 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     )
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
-        request = RestoreRequest(key=args.key, latest=args.latest, name=args.name, options=options)
+        name = (args.name or config.backup_name) if args.latest else None
+        request = RestoreRequest(key=args.key, latest=args.latest, name=name, options=options)
         return result_document(use_case.run(request=request))
     try:
         handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below
