@@ -77,6 +77,9 @@ class RestoreResult:
     verified: bool
     """The digest matched the manifest's; False when there was no manifest (a local file)."""
     dry_run: bool
+    existing: tuple[str, ...] = ()
+    """For a dry run: the target namespaces that already exist in the target (which --drop
+    would replace, and a restore without it would add documents to)."""
 
 
 @attrs.frozen
@@ -157,6 +160,7 @@ class RestoreBackup:
             sha256=reader.hexdigest(),
             verified=manifest is not None,
             dry_run=dry_run,
+            existing=self.restorer.existing(list(report.planned)) if dry_run else (),
         )
         if report.failures:
             raise RestoreFailedError(
