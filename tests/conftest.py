@@ -83,6 +83,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Runs the installed `backupnimbus` console script with exactly `env` (plus PATH, HOME)."""
     base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
+    if "PYTHONPATH" in os.environ:
+        # A work tree tested with the shared venv: the console script must run this tree's code.
+        base["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(
         [venv_script("backupnimbus"), *args],
         env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout,

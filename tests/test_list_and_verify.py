@@ -17,7 +17,7 @@ from backupnimbus.domain.manifest_codec import encode_manifest
 from backupnimbus.domain.models import Manifest, SourceInfo
 from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
-from tests.conftest import run_cli
+from tests.conftest import b64, run_cli
 from tests.support.servers import Secantus
 from tests.support.testdata import TESTDATA
 
@@ -243,8 +243,8 @@ def test_list_shows_complete_and_incomplete_backups(
     assert mine == {
         "name": "mongodb", "timestamp": mine["timestamp"], "key": complete["key"],
         "size": complete["size"], "sha256": complete["sha256"], "compressed": True,
-        "encrypted": False, "complete": True, "status": "complete",
-        "namespaces": {f"{database}.things": 50},
+        "encrypted": False, "complete": True, "status": "complete", "problem": None,
+        "warnings": [], "namespaces": {f"{database}.things": 50},
     }  # fmt: skip
     assert [b["key"] for b in json.loads(named.stdout)["backups"]] == [unfinished, complete["key"]]
     assert table.returncode == 0, table.stderr
@@ -284,3 +284,231 @@ def test_verify_file_needs_no_mongo_and_no_bucket(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "nope.archive" in missing.stderr
     assert "Traceback" not in good.stderr + bad.stderr + missing.stderr
+
+
+# -- unusable manifests and partial backups ------------------------------------------------
+
+
+def _rewrite_manifest(store: InMemoryObjectStore, key: str, edit: Any) -> None:
+    with store.open_read(key=manifest_key(key)) as stream:
+        document = json.loads(stream.read())
+    store.delete(key=manifest_key(key))
+    store.put_bytes(key=manifest_key(key), data=edit(document))
+
+
+BROKEN_MANIFESTS = {
+    "namespaces is a number": (
+        lambda d: json.dumps({**d, "namespaces": 5}).encode(),
+        "@ $.namespaces",
+    ),
+    "a renamed field": (
+        lambda d: json.dumps(
+            {**{k: v for k, v in d.items() if k != "sha256"}, "sha_256": d["sha256"]}
+        ).encode(),
+        "sha256",
+    ),
+    "not JSON": (lambda d: b'{"name": "mongodb", ', "not JSON"),
+    "another archive's": (
+        lambda d: json.dumps({**d, "key": d["key"].replace("2025", "2024")}).encode(),
+        "the manifest describes backups/mongodb/2024/",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_MANIFESTS, ids=list(BROKEN_MANIFESTS))
+def test_list_verify_and_restore_say_the_same_about_an_unusable_manifest(broken: str) -> None:
+    from backupnimbus.domain.list_backups import UNREADABLE, ListBackups
+    from backupnimbus.domain.restore_backup import RestoreBackup, RestoreRequest
+
+    edit, reason = BROKEN_MANIFESTS[broken]
+    store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=MULTI_DB_COUNTS)
+    _rewrite_manifest(store, key, edit)
+    backups = ListBackups(store=store, prefix="backups/")
+
+    [record] = backups.run()
+    with pytest.raises(VerificationFailedError) as verified:
+        VerifyBackup(store=store).run(key=key)
+    with pytest.raises(VerificationFailedError) as restored:
+        RestoreBackup(store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
+            request=RestoreRequest(key=key)
+        )
+
+    assert record.state == UNREADABLE
+    assert reason in (record.manifest_problem or "")
+    for caught in (verified, restored):
+        assert caught.value.details["reason"] == "unreadable"
+        assert caught.value.details["problem"] == record.manifest_problem
+        assert caught.value.message == (
+            f"Backup {key} is unreadable: {record.manifest_problem}; nothing vouches for it, "
+            "so it is neither verified nor restored"
+        )
+
+
+def test_a_missing_manifest_has_one_wording_in_verify_and_restore() -> None:
+    from backupnimbus.domain.list_backups import ListBackups
+    from backupnimbus.domain.restore_backup import RestoreBackup, RestoreRequest
+
+    store, key = stored(MULTI_DB_GZ.read_bytes())
+    store.delete(key=manifest_key(key))
+    backups = ListBackups(store=store, prefix="backups/")
+
+    with pytest.raises(VerificationFailedError) as verified:
+        VerifyBackup(store=store).run(key=key)
+    with pytest.raises(VerificationFailedError) as restored:
+        RestoreBackup(store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
+            request=RestoreRequest(key=key)
+        )
+
+    assert verified.value.message == restored.value.message
+    assert verified.value.message.startswith(f"Backup {key} is incomplete: it has no manifest")
+
+
+def test_a_manifest_namespace_missing_from_the_archive_fails() -> None:
+    store, key = stored(
+        MULTI_DB_GZ.read_bytes(), namespaces={**MULTI_DB_COUNTS, "shop.refunds": 12}
+    )
+
+    with pytest.raises(VerificationFailedError, match=r"shop\.refunds: in the manifest") as caught:
+        VerifyBackup(store=store).run(key=key)
+
+    assert caught.value.details["namespaces"] == [
+        {"namespace": "shop.refunds", "manifest": 12, "archive": None,
+         "problem": "shop.refunds: in the manifest (12 documents), not in the archive"},
+    ]  # fmt: skip
+
+
+def test_an_archive_namespace_missing_from_the_manifest_fails() -> None:
+    listed = {ns: n for ns, n in MULTI_DB_COUNTS.items() if ns != "analytics.events_2025"}
+    store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=listed)
+
+    with pytest.raises(VerificationFailedError, match="not in the manifest") as caught:
+        VerifyBackup(store=store).run(key=key)
+
+    assert [p["namespace"] for p in caught.value.details["namespaces"]] == ["analytics.events_2025"]
+    assert caught.value.details["namespaces"][0]["archive"] == 300
+
+
+def test_a_manifest_without_namespaces_relies_on_the_archive_walk() -> None:
+    store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=None)
+
+    report = VerifyBackup(store=store).run(key=key)
+
+    assert report.checked.archive.counts == MULTI_DB_COUNTS
+
+
+def _copy_backup(s3: Any, bucket: str, backup: dict[str, Any], at: datetime, **changes: Any) -> str:
+    """Stores the backup's archive again at the key of time `at`, with its manifest rewritten
+    for that key and then changed by `changes` (a callable value rewrites the whole bytes)."""
+    key = archive_key(prefix="backups/", name="mongodb", at=at, compressed=True)
+    body = s3.get_object(Bucket=bucket, Key=backup["key"])["Body"].read()
+    document = json.loads(s3.get_object(Bucket=bucket, Key=backup["manifest_key"])["Body"].read())
+    document = {**document, "key": key, **{k: v for k, v in changes.items() if k != "raw"}}
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    raw = changes.get("raw")
+    s3.put_object(
+        Bucket=bucket, Key=manifest_key(key),
+        Body=raw(document) if raw else json.dumps(document).encode(),
+    )  # fmt: skip
+    return key
+
+
+@pytest.mark.e2e
+def test_unreadable_and_partial_backups_in_list_verify_and_restore(
+    secantus: Secantus, database: str, backup_env: dict[str, str], s3: Any, bucket: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    mongo(secantus)[database].things.insert_many({"n": n} for n in range(40))
+    good = back_up({**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"})
+    late = "2099-01-01T00:00:00Z"
+    bad_namespaces = _copy_backup(
+        s3, bucket, good, datetime(2098, 1, 1, tzinfo=UTC), namespaces=5, finished_at=late
+    )
+    renamed = _copy_backup(
+        s3, bucket, good, datetime(2098, 1, 2, tzinfo=UTC), finished_at=late,
+        raw=lambda d: json.dumps({("size_bytes" if k == "size" else k): v
+                                  for k, v in d.items()}).encode(),
+    )  # fmt: skip
+    not_json = _copy_backup(
+        s3, bucket, good, datetime(2098, 1, 3, tzinfo=UTC), raw=lambda d: b"{oops"
+    )
+    partial = _copy_backup(
+        s3, bucket, good, datetime(2098, 1, 4, tzinfo=UTC), finished_at=late,
+        status="partial", warnings=["failed: shop.secret: not authorized"],
+    )  # fmt: skip
+    env = without_mongo(backup_env)
+    restore_env = {**env, "RESTORE_TARGET_URI": b64(secantus.uri)}
+
+    listed = run_cli(["list", "--json"], env)
+    table = run_cli(["list"], env)
+    latest = run_cli(["verify", "--latest", "--json"], env)
+    rehearsal = run_cli(
+        ["restore", "--latest", "--dry-run", "--json",
+         "--ns-from", f"{database}.*", "--ns-to", f"{database}_r.*"], restore_env,
+    )  # fmt: skip
+    unreadable = {
+        k: run_cli(["verify", k, "--json"], env) for k in (bad_namespaces, renamed, not_json)
+    }
+    partial_json = run_cli(["verify", partial, "--json"], env)
+    partial_text = run_cli(["verify", partial], env)
+
+    assert listed.returncode == 0, listed.stderr
+    by_key = {b["key"]: b for b in json.loads(listed.stdout)["backups"]}
+    assert {k: by_key[k]["status"] for k in (good["key"], bad_namespaces, renamed, not_json,
+                                              partial)} == {
+        good["key"]: "complete", bad_namespaces: "unreadable", renamed: "unreadable",
+        not_json: "unreadable", partial: "partial",
+    }  # fmt: skip
+    assert "$.namespaces" in by_key[bad_namespaces]["problem"]
+    assert "size" in by_key[renamed]["problem"]
+    assert "not JSON" in by_key[not_json]["problem"]
+    assert by_key[partial]["warnings"] == ["failed: shop.secret: not authorized"]
+    assert by_key[partial]["problem"] is None
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.endswith(partial))
+    assert "partial (1 warning)" in row
+    assert f"{bad_namespaces}: " in table.stdout
+    assert "Unreadable:" in table.stdout
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    assert json.loads(latest.stdout)["key"] == good["key"]
+    assert rehearsal.returncode == 0, rehearsal.stdout + rehearsal.stderr
+    assert json.loads(rehearsal.stdout)["key"] == good["key"]
+    for key, completed in unreadable.items():
+        assert completed.returncode == 1, completed.stdout + completed.stderr
+        error = json.loads(completed.stdout)["error"]
+        assert error["code"] == "VERIFY_ERROR"
+        assert error["details"]["problem"] == by_key[key]["problem"]
+        assert by_key[key]["problem"] in error["message"]
+        assert "Traceback" not in completed.stderr
+    assert partial_json.returncode == 3, partial_json.stdout + partial_json.stderr
+    report = json.loads(partial_json.stdout)
+    assert report["status"] == "verified-partial"
+    assert report["warnings"] == ["failed: shop.secret: not authorized"]
+    assert report["sha256"] == good["sha256"]
+    assert partial_text.returncode == 3
+    assert "PARTIAL" in partial_text.stdout
+    assert "failed: shop.secret: not authorized" in partial_text.stdout
+
+
+@pytest.mark.e2e
+def test_verify_names_the_namespaces_that_differ_from_the_manifest(
+    secantus: Secantus, database: str, backup_env: dict[str, str], s3: Any, bucket: str
+) -> None:
+    client = mongo(secantus)
+    client[database].things.insert_many({"n": n} for n in range(25))
+    client[database].others.insert_many({"n": n} for n in range(5))
+    good = back_up({**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"})
+    # The manifest forgets one collection and lists one the archive lacks.
+    changed = _copy_backup(
+        s3, bucket, good, datetime(2098, 2, 1, tzinfo=UTC),
+        namespaces={f"{database}.things": 25, f"{database}.ghost": 3},
+    )  # fmt: skip
+
+    completed = run_cli(["verify", changed, "--json"], without_mongo(backup_env))
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    error = json.loads(completed.stdout)["error"]
+    assert error["code"] == "VERIFY_ERROR"
+    differing = [
+        (p["namespace"], p["manifest"], p["archive"]) for p in error["details"]["namespaces"]
+    ]
+    assert differing == [(f"{database}.ghost", 3, None), (f"{database}.others", None, 5)]

@@ -145,6 +145,48 @@ def test_dry_run_writes_nothing_and_says_what_it_would_restore(
     assert result["namespaces"] == {f"{database}_r.things": 7, f"{database}_r.other": 4}
     # The dry run still reads the whole archive, so the digest is checked.
     assert result["sha256_verified"] is True
+    # What --drop would replace (or, without it, add to) is named before anything is written.
+    assert result["existing"] == [f"{database}_r.things"]
+    assert target.list_collection_names() == ["things"]
+
+
+def test_dry_run_text_says_which_targets_already_exist(
+    client: MongoClient[Any], database: str, restore_env: dict[str, str]
+) -> None:
+    client[database].things.insert_many({"n": n} for n in range(3))
+    client[database].fresh.insert_many({"n": n} for n in range(2))
+    backup = _backup(restore_env, database)
+    client[f"{database}_r"].things.insert_one({"_id": "stray"})
+
+    completed = run_cli(["restore", backup["key"], "--dry-run", *_renamed(database)], restore_env)
+
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    things = next(line for line in lines if f"{database}_r.things" in line)
+    fresh = next(line for line in lines if f"{database}_r.fresh" in line)
+    assert "already exists" in things
+    assert "already exists" not in fresh
+    assert "1 of 2 target namespaces already exist" in completed.stdout
+
+
+def test_ns_from_restores_only_the_renamed_namespaces(
+    client: MongoClient[Any], database: str, secantus: Secantus, mongo_tools: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    # The archive holds shop.* and analytics.events_2025; only shop.* is asked for, renamed.
+    live = client["analytics"]["events_2025"]
+    before = live.count_documents({})
+    env = {"MONGORESTORE_PATH": str(mongo_tools / "mongorestore"),
+           "LOCAL_BACKUP_DIR": str(tmp_path / "nothing-here")}  # fmt: skip
+
+    code, result, stderr = _restore(
+        env, "--file", str(MULTI_DB_GZ), "--target-uri", secantus.uri,
+        "--ns-from", "shop.*", "--ns-to", f"{database}.*",
+    )  # fmt: skip
+
+    assert code == 0, stderr
+    assert result["namespaces"] == {f"{database}.orders": 5000, f"{database}.users": 200}
+    assert live.count_documents({}) == before, "a namespace outside --ns-from was restored"
 
 
 def _alter_one_byte(stored: bytearray, where: str) -> None:
@@ -367,6 +409,9 @@ class _RecordingRestorer:
             self.received += chunk
         return RestoreReport(target_hosts=("h",), restored={}, failures=0, planned={})
 
+    def existing(self, namespaces: Any) -> tuple[str, ...]:
+        return ()
+
 
 def test_a_corrupt_archive_never_reaches_its_end_in_the_restorer(
     restore_env: dict[str, str], database: str, client: MongoClient[Any], s3: Any, bucket: str
@@ -387,3 +432,27 @@ def test_a_corrupt_archive_never_reaches_its_end_in_the_restorer(
 
     assert bytes(restorer.received) == corrupt[: len(restorer.received)]
     assert len(restorer.received) < len(corrupt)
+
+
+@pytest.mark.parametrize(
+    ("ns_from", "includes", "expected"),
+    [
+        ("shop.*", (), ["--nsInclude=shop.*"]),
+        ("shop.$coll$", (), ["--nsInclude=shop.*"]),
+        ("$db$.orders_$year$", (), ["--nsInclude=*.orders_*"]),
+        # A literal asterisk in a $variable$ pattern stays literal in the include.
+        ("shop.a*b_$x$", (), [r"--nsInclude=shop.a\*b_*"]),
+        # Includes the user gave choose what is restored; the rename applies to those it matches.
+        ("shop.*", ("shop.users", "other.x"), ["--nsInclude=shop.users", "--nsInclude=other.x"]),
+    ],
+)
+def test_a_rename_restores_only_what_its_source_pattern_matches(
+    ns_from: str, includes: tuple[str, ...], expected: list[str]
+) -> None:
+    from backupnimbus.adapters.mongorestore import restore_arguments
+
+    options = RestoreOptions(ns_include=includes, ns_from=ns_from, ns_to="copy.*")
+
+    args = restore_arguments(compressed=False, options=options)
+
+    assert [a for a in args if a.startswith("--nsInclude=")] == expected

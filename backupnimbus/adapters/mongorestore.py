@@ -5,13 +5,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import os
 import re
 import subprocess
+import tempfile
 import threading
+from collections.abc import Collection
 from typing import IO
 
 from backupnimbus.adapters.tool_config import private_config
-from backupnimbus.errors import RestoreFailedError
+from backupnimbus.domain.archive import PreludeEntry, read_prelude
+from backupnimbus.errors import RestoreFailedError, VerificationFailedError
 from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
 from backupnimbus.ports.object_store import Readable
 from backupnimbus.redaction import Redactor
@@ -31,8 +35,15 @@ _PLANNED = re.compile(r"found collection (?P<source>.+) bson to restore to (?P<t
 
 
 class MongorestoreRestorer:
-    def __init__(self, *, executable: str, uri: str, redactor: Redactor) -> None:
+    def __init__(
+        self, *, executable: str, uri: str, redactor: Redactor, dump_executable: str | None = None
+    ) -> None:
+        """Args: dump_executable: the mongodump that lists the target's namespaces (default:
+        the one beside `executable`)."""
         self._executable = executable
+        self._dump_executable = dump_executable or os.path.join(
+            os.path.dirname(executable), "mongodump"
+        )
         self._uri = uri
         self._redactor = redactor.with_secrets([uri, _password(uri)])
         self._hosts = target_hosts(uri)
@@ -75,10 +86,60 @@ class MongorestoreRestorer:
             planned=dict(output.planned),
         )
 
+    def existing(self, namespaces: Collection[str]) -> tuple[str, ...]:
+        """Of `namespaces`, those the target already holds, as mongodump lists them.
+
+        mongodump announces every collection of a database in the archive's prelude, before
+        any data: only the prelude is read, then it is stopped. It only reads, and the pipe it
+        writes to holds little more than the prelude, so it reads little of the data.
+        """
+        found: set[str] = set()
+        for database in sorted({namespace.partition(".")[0] for namespace in namespaces}):
+            found.update(entry.namespace for entry in self._prelude(database))
+        return tuple(sorted(found & set(namespaces)))
+
+    def _prelude(self, database: str) -> tuple[PreludeEntry, ...]:
+        with private_config(self._uri) as config_path, tempfile.TemporaryFile() as stderr:
+            # mongodump has no --nsInclude: it selects a database, and lists all of it.
+            argv = [self._dump_executable, f"--config={config_path}", "--archive",
+                    f"--db={database}"]  # fmt: skip
+            try:
+                process = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                    bufsize=0,
+                )  # fmt: skip
+            except OSError as exc:
+                raise RestoreFailedError(
+                    f"Cannot run mongodump at '{self._dump_executable}' to list the target's "
+                    f"namespaces: {exc.__class__.__name__}",
+                    details={"executable": self._dump_executable},
+                ) from exc
+            assert process.stdout is not None
+            try:
+                return read_prelude(process.stdout)
+            except VerificationFailedError:
+                _stop(process)
+                stderr.seek(0)
+                lines = self._redactor.redact(stderr.read().decode("utf-8", "replace")).splitlines()
+                last = f": {lines[-1].split(chr(9), 1)[-1]}" if lines else ""
+                raise RestoreFailedError(
+                    f"Cannot list the collections of database {database!r} in the target{last}",
+                    details={"stderr_tail": lines[-_STDERR_TAIL_LINES:],
+                             "target_hosts": list(self._hosts)},
+                ) from None  # fmt: skip
+            finally:
+                _stop(process)
+                process.stdout.close()
+
 
 def restore_arguments(*, compressed: bool, options: RestoreOptions) -> list[str]:
     args = ["--gzip"] if compressed else []
-    args += [f"--nsInclude={pattern}" for pattern in options.ns_include]
+    includes = list(options.ns_include)
+    if not includes and options.ns_from is not None:
+        # Without it, mongorestore restores every namespace the rename does not match under
+        # its own name, the live one: a rename must restore only what it renames.
+        includes = [_source_pattern(options.ns_from)]
+    args += [f"--nsInclude={pattern}" for pattern in includes]
     if options.ns_from is not None and options.ns_to is not None:
         args += [f"--nsFrom={options.ns_from}", f"--nsTo={options.ns_to}"]
     if options.drop:
@@ -87,6 +148,19 @@ def restore_arguments(*, compressed: bool, options: RestoreOptions) -> list[str]
         # -v makes a dry run name each collection it would restore; without it, it says nothing.
         args += ["--dryRun", "-v"]
     return args
+
+
+def _source_pattern(ns_from: str) -> str:
+    """The --nsInclude pattern matching what the --nsFrom pattern matches."""
+    if "$" not in ns_from:
+        return ns_from  # the same `*` syntax, with the same escapes
+    # The $variable$ syntax: everything between variables is literal.
+    return "*".join(_escape(part) for part in re.split(r"\$[^$]*\$", ns_from))
+
+
+def _escape(literal: str) -> str:
+    """A namespace pattern matching exactly `literal`."""
+    return literal.replace("\\", "\\\\").replace("*", "\\*")
 
 
 def target_hosts(uri: str) -> tuple[str, ...]:

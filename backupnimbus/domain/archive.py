@@ -100,6 +100,12 @@ def read_archive(source: ByteSource) -> ArchiveSummary:
     return _ArchiveWalk(source).run()
 
 
+def read_prelude(source: ByteSource) -> tuple[PreludeEntry, ...]:
+    """Reads only the archive's header and prelude: the collections it announces, before any
+    of their data. Raises VerificationFailedError as `read_archive` does."""
+    return tuple(_ArchiveWalk(source).prelude()[1])
+
+
 class _GzipCorrupt(Exception):
     pass
 
@@ -170,6 +176,20 @@ class _ArchiveWalk:
     # -- the archive's grammar -------------------------------------------------------------
 
     def run(self) -> ArchiveSummary:
+        header, prelude = self.prelude()
+        tallies = self._body(_expected_namespaces(prelude))
+        return ArchiveSummary(
+            header=header,
+            prelude=tuple(prelude),
+            namespaces=tuple(
+                NamespaceStats(namespace=ns, documents=t.documents, bytes=t.size, crc_ok=True)
+                for ns, t in tallies.items()
+            ),
+            bytes_read=self._base + self._pos,
+            gzipped=self._gzipped,
+        )
+
+    def prelude(self) -> tuple[ArchiveHeader, list[PreludeEntry]]:
         self._open()
         if not self._want(4) or self._buf[0:4] != MAGIC:
             if self._want(len(AGE_MAGIC)) and self._buf.startswith(AGE_MAGIC):
@@ -184,17 +204,7 @@ class _ArchiveWalk:
             if entry is None:
                 break
             prelude.append(self._prelude_entry(entry, at))
-        tallies = self._body(_expected_namespaces(prelude))
-        return ArchiveSummary(
-            header=header,
-            prelude=tuple(prelude),
-            namespaces=tuple(
-                NamespaceStats(namespace=ns, documents=t.documents, bytes=t.size, crc_ok=True)
-                for ns, t in tallies.items()
-            ),
-            bytes_read=self._base + self._pos,
-            gzipped=self._gzipped,
-        )
+        return header, prelude
 
     def _body(self, expected: set[str]) -> dict[str, _Tally]:
         tallies: dict[str, _Tally] = {}

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import attrs
 
 from backupnimbus.domain.keys import MANIFEST_SUFFIX
-from backupnimbus.domain.manifest_codec import UnreadableManifestError, decode_manifest
 from backupnimbus.domain.models import Manifest
+from backupnimbus.domain.read_manifest import ManifestUnusableError, read_manifest
+from backupnimbus.domain.read_manifest import manifest_mismatch as manifest_mismatch
 from backupnimbus.errors import BackupNotFoundError
 from backupnimbus.ports.object_store import ObjectStore, StoredObject
 
@@ -88,32 +89,17 @@ class ListBackups:
 
     def _with_manifest(self, record: BackupRecord) -> BackupRecord:
         try:
-            with self.store.open_read(key=record.manifest_key) as stream:
-                manifest = decode_manifest(stream.read())
-        except UnreadableManifestError as exc:
-            problem: str | None = str(exc)
-        else:
-            problem = manifest_mismatch(manifest, key=record.key, name=record.name)
-            if problem is None:
-                return attrs.evolve(record, manifest=manifest)
-        assert problem is not None
-        log.warning(
-            "unreadable manifest: the backup is neither counted nor deleted",
-            extra={"key": record.manifest_key, "problem": problem},
-        )
-        return attrs.evolve(record, manifest_problem=problem)
-
-
-def manifest_mismatch(manifest: Manifest, *, key: str, name: str) -> str | None:
-    """Returns: why `manifest` cannot vouch for the archive at `key` of set `name`, or None.
-
-    A manifest copied or renamed beside another archive would otherwise lend that archive its
-    checksums and its place in the retention plan."""
-    if manifest.key != key:
-        return f"the manifest describes {manifest.key}, not {key}"
-    if manifest.name != name:
-        return f"the manifest names backup set {manifest.name!r}, not {name!r}"
-    return None
+            manifest = read_manifest(self.store, key=record.key, name=record.name)
+        except ManifestUnusableError as unusable:
+            if unusable.details["reason"] == INCOMPLETE:
+                return record  # deleted since the listing, by a prune or by hand
+            problem = unusable.details["problem"]
+            log.warning(
+                "unreadable manifest: the backup is neither counted nor deleted",
+                extra={"key": record.manifest_key, "problem": problem},
+            )
+            return attrs.evolve(record, manifest_problem=problem)
+        return attrs.evolve(record, manifest=manifest)
 
 
 def latest_complete(records: list[BackupRecord], *, name: str) -> BackupRecord:

@@ -8,11 +8,10 @@ from collections.abc import Mapping
 import attrs
 
 from backupnimbus.domain.archive import AGE_MAGIC
-from backupnimbus.domain.keys import manifest_key
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
-from backupnimbus.domain.manifest_codec import decode_manifest
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
+from backupnimbus.domain.read_manifest import read_manifest
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -78,6 +77,9 @@ class RestoreResult:
     verified: bool
     """The digest matched the manifest's; False when there was no manifest (a local file)."""
     dry_run: bool
+    existing: tuple[str, ...] = ()
+    """For a dry run: the target namespaces that already exist in the target (which --drop
+    would replace, and a restore without it would add documents to)."""
 
 
 @attrs.frozen
@@ -112,21 +114,7 @@ class RestoreBackup:
         key = request.key
         if not self.store.exists(key=key):
             raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
-        try:
-            with self.store.open_read(key=manifest_key(key)) as stream:
-                return key, decode_manifest(stream.read())
-        except BackupNotFoundError:
-            raise VerificationFailedError(
-                f"Backup {key} is incomplete: it has no manifest, so it cannot be verified and "
-                "will not be restored (the upload was interrupted, or is still running)",
-                details={"key": key, "manifest_key": manifest_key(key)},
-            ) from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise VerificationFailedError(
-                f"Backup {key} has an unreadable manifest, so it cannot be verified and "
-                "will not be restored",
-                details={"key": key, "manifest_key": manifest_key(key)},
-            ) from exc
+        return key, read_manifest(self.store, key=key)
 
     def _restore(
         self, request: RestoreRequest, stream: Readable, *, manifest: Manifest | None, label: str
@@ -172,6 +160,7 @@ class RestoreBackup:
             sha256=reader.hexdigest(),
             verified=manifest is not None,
             dry_run=dry_run,
+            existing=self.restorer.existing(list(report.planned)) if dry_run else (),
         )
         if report.failures:
             raise RestoreFailedError(

@@ -7,10 +7,9 @@ from typing import Any
 import attrs
 
 from backupnimbus.domain.archive import AGE_MAGIC, ArchiveSummary, read_archive
-from backupnimbus.domain.keys import manifest_key
-from backupnimbus.domain.manifest_codec import decode_manifest
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
+from backupnimbus.domain.read_manifest import read_manifest
 from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from backupnimbus.ports.cipher import ArchiveCipher
@@ -91,12 +90,17 @@ class VerifyBackup:
     """Decrypts encrypted backups; their sha256 is checked on the stored, encrypted bytes."""
 
     def run(self, *, key: str) -> VerificationReport:
-        """Raises: BackupNotFoundError for no archive at `key`; VerificationFailedError when the
-        backup is incomplete, differs from its manifest, cannot be decrypted, or the archive is
-        bad; ConfigInvalidError when it is encrypted and no identity is configured."""
+        """Checks a partial backup as thoroughly as a complete one: the report's manifest says
+        which it is.
+
+        Raises: BackupNotFoundError for no archive at `key`; ManifestUnusableError (a
+        VerificationFailedError) when its manifest is missing, unreadable or describes another
+        archive; VerificationFailedError when the stored bytes, the namespaces or their counts
+        differ from the manifest, the archive cannot be decrypted, or it is bad;
+        ConfigInvalidError when it is encrypted and no identity is configured."""
         if not self.store.exists(key=key):
             raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
-        manifest = self._manifest(key)
+        manifest = read_manifest(self.store, key=key)
         with self.store.open_read(key=key) as stream:
             digesting = DigestingReader(stream)
             summary, archive_error = _walk(
@@ -111,32 +115,15 @@ class VerifyBackup:
         checked = CheckedArchive(
             size=checked_size, sha256=checked_sha, archive=summary, encrypted=manifest.encrypted
         )
-        count_problems = _count_problems(manifest, summary)
-        if count_problems:
+        namespace_problems = _namespace_problems(manifest, summary)
+        if namespace_problems:
             raise VerificationFailedError(
-                f"Backup {key} has other document counts than its manifest: "
-                + "; ".join(count_problems),
-                details={"key": key, "problems": count_problems},
+                f"Backup {key} holds other namespaces or document counts than its manifest "
+                "lists: " + "; ".join(p["problem"] for p in namespace_problems),
+                details={"key": key, "namespaces": namespace_problems},
             )
         log.info("backup verified", extra={"key": key, "bytes": checked_size})
         return VerificationReport(key=key, manifest=manifest, checked=checked)
-
-    def _manifest(self, key: str) -> Manifest:
-        at = manifest_key(key)
-        if not self.store.exists(key=at):
-            raise VerificationFailedError(
-                f"Backup {key} is incomplete: it has no manifest, so its upload never finished",
-                details={"key": key, "manifest_key": at, "reason": "incomplete"},
-            )
-        with self.store.open_read(key=at) as stream:
-            data = stream.read()
-        try:
-            return decode_manifest(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise VerificationFailedError(
-                f"Backup {key} has an unreadable manifest ({type(exc).__name__})",
-                details={"key": key, "manifest_key": at, "reason": "unreadable manifest"},
-            ) from None
 
 
 def _walk(
@@ -202,15 +189,41 @@ def _manifest_problems(manifest: Manifest, size: int, sha256: str) -> list[str]:
     return problems
 
 
-def _count_problems(manifest: Manifest, summary: ArchiveSummary) -> list[str]:
-    # mongodump reports a time-series collection under its own name and the archive holds its
-    # buckets, so only the namespaces both sides name can be compared.
-    counts = summary.counts
-    return [
-        f"{namespace}: {counts[namespace]} documents in the archive, {expected} in the manifest"
-        for namespace, expected in sorted((manifest.namespaces or {}).items())
-        if namespace in counts and counts[namespace] != expected
-    ]
+def _namespace_problems(manifest: Manifest, summary: ArchiveSummary) -> list[dict[str, Any]]:
+    """Compares the manifest's namespaces with the archive's, both ways.
+
+    Returns: one entry per namespace that differs: listed but absent, present but unlisted, or
+    with another document count. Manifests written before namespaces were recorded list none,
+    so only the archive walk vouches for those.
+    """
+    if manifest.namespaces is None:
+        return []
+    listed, found = dict(manifest.namespaces), summary.counts
+    # Older mongodumps report a time-series collection under its own name, while the archive
+    # holds its buckets (whose count is of buckets, not measurements): the pair is one namespace.
+    for entry in summary.prelude:
+        if entry.collection_type != "timeseries" or entry.namespace not in listed:
+            continue
+        db, _, name = entry.namespace.partition(".")
+        buckets = f"{db}.system.buckets.{name}"
+        if buckets in found and buckets not in listed:
+            del listed[entry.namespace]
+            found = {ns: count for ns, count in found.items() if ns != buckets}
+    problems: list[dict[str, Any]] = []
+    for namespace in sorted(listed.keys() | found.keys()):
+        expected, actual = listed.get(namespace), found.get(namespace)
+        if actual is None:
+            problem = f"{namespace}: in the manifest ({expected} documents), not in the archive"
+        elif expected is None:
+            problem = f"{namespace}: in the archive ({actual} documents), not in the manifest"
+        elif actual != expected:
+            problem = f"{namespace}: {actual} documents in the archive, {expected} in the manifest"
+        else:
+            continue
+        problems.append(
+            {"namespace": namespace, "manifest": expected, "archive": actual, "problem": problem}
+        )
+    return problems
 
 
 def _failure(

@@ -226,8 +226,9 @@ def _mongorestore(config: Config, redactor: Redactor) -> ArchiveRestorer:
     if config.restore_target_uri is None:
         raise UsageInvalidError(["a restore needs --target-uri or RESTORE_TARGET_URI"])
     return MongorestoreRestorer(
-        executable=config.mongorestore_path, uri=config.restore_target_uri, redactor=redactor
-    )
+        executable=config.mongorestore_path, uri=config.restore_target_uri, redactor=redactor,
+        dump_executable=config.mongodump_path,
+    )  # fmt: skip
 
 
 def _with_progress(store: ObjectStore, out: TextIO | None) -> ObjectStore:

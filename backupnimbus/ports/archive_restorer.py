@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 import attrs
@@ -11,9 +11,11 @@ from backupnimbus.ports.object_store import Readable
 @attrs.frozen
 class RestoreOptions:
     ns_include: tuple[str, ...] = ()
-    """Namespace patterns to restore ('db.*', 'db.coll'); empty means everything."""
+    """Namespace patterns to restore ('db.*', 'db.coll'); empty means everything, or with
+    `ns_from`, what `ns_from` matches."""
     ns_from: str | None = None
-    """Rename source namespaces matching this pattern..."""
+    """Rename source namespaces matching this pattern (and, unless `ns_include` says
+    otherwise, restore only those)..."""
     ns_to: str | None = None
     """...into this one; given together with `ns_from`."""
     drop: bool = False
@@ -50,4 +52,9 @@ class ArchiveRestorer(Protocol):
         Returns: what the tool reported. Raises `RestoreFailedError` (with a redacted tail of
         the tool's output in its details) when the tool fails.
         """
+        ...
+
+    def existing(self, namespaces: Collection[str]) -> tuple[str, ...]:
+        """Returns: those of `namespaces` (target names) that the target already holds, sorted.
+        Writes nothing. Raises `RestoreFailedError` when the target cannot be listed."""
         ...

@@ -13,8 +13,10 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "list",
         help="list the backups in the store, newest first",
-        description="A backup without a manifest is listed as incomplete: its upload never "
-        "finished, so it cannot be trusted for a restore.",
+        description="Each backup is complete, partial (the dump tool reported leaving something "
+        "out), unreadable (its manifest does not decode or describes another archive) or "
+        "incomplete (no manifest: its upload never finished). Only complete backups count for "
+        "--latest and retention.",
     )
     parser.add_argument(
         "--name", type=backup_name, help="list only this backup set (default: every set)"
@@ -43,7 +45,9 @@ def record_document(record: BackupRecord) -> dict[str, Any]:
         "compressed": record.compressed,
         "encrypted": record.encrypted,
         "complete": record.complete,
-        "status": "complete" if record.complete else "incomplete",
+        "status": record.state,
+        "problem": record.manifest_problem,
+        "warnings": list(manifest.warnings) if manifest else [],
         "namespaces": dict(manifest.namespaces) if manifest and manifest.namespaces else None,
     }
 
@@ -60,13 +64,23 @@ def render(document: dict[str, Any]) -> str:
         flags = ",".join(flag for flag, field in _FLAGS.items() if item[field]) or "-"
         rows.append((
             item["name"], item["timestamp"], _human_size(item["size"]),
-            (item["sha256"] or "-")[:12], flags, item["status"], item["key"],
+            (item["sha256"] or "-")[:12], flags, _status(item), item["key"],
         ))  # fmt: skip
     widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
-    return "\n".join(
+    lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
-    )
+    ]
+    # The reason is too long for a column, and the one thing a user needs to act on.
+    notes = [f"{item['key']}: {item['problem']}" for item in backups if item.get("problem")]
+    return "\n".join(lines + (["", "Unreadable:", *(f"  {n}" for n in notes)] if notes else []))
+
+
+def _status(item: dict[str, Any]) -> str:
+    count = len(item.get("warnings") or ())
+    if item["status"] != "partial" or not count:
+        return str(item["status"])
+    return f"partial ({count} warning{'s' if count != 1 else ''})"
 
 
 def _human_size(size: int) -> str:

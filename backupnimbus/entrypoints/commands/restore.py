@@ -73,7 +73,7 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     )
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
-        name = args.name or config.backup_name
+        name = (args.name or config.backup_name) if args.latest else None
         request = RestoreRequest(key=args.key, latest=args.latest, name=name, options=options)
         return result_document(use_case.run(request=request))
     try:
@@ -125,6 +125,7 @@ def result_document(result: RestoreResult) -> dict[str, Any]:
         "sha256": result.sha256,
         "sha256_verified": result.verified,
         "dry_run": result.dry_run,
+        **({"existing": list(result.existing)} if result.dry_run else {}),
     }
 
 
@@ -135,8 +136,16 @@ def render(document: dict[str, Any]) -> str:
         lines = [f"Dry run: would restore {source} into {hosts} (nothing was written)"]
     else:
         lines = [f"Restored {source} into {hosts}"]
+    existing = set(document.get("existing") or ())
     for namespace, count in document["namespaces"].items():
-        lines.append(f"  {namespace}  {'?' if count is None else count} documents")
+        note = ""
+        if namespace in existing:
+            note = "  (already exists: --drop replaces it, else documents are added to it)"
+        lines.append(f"  {namespace}  {'?' if count is None else count} documents{note}")
+    if document["dry_run"] and document["namespaces"]:
+        lines.append(
+            f"  {len(existing)} of {len(document['namespaces'])} target namespaces already exist"
+        )
     if not document["namespaces"]:
         lines.append("  (no namespace matched)")
     check = "matches the manifest" if document["sha256_verified"] else "no manifest to check"

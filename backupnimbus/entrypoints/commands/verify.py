@@ -55,12 +55,18 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def verified_document(report: VerificationReport) -> dict[str, Any]:
-    return {
-        "status": "verified",
+    """A partial backup is as intact as a complete one, but not a whole backup: it verifies
+    with status "verified-partial", its warnings, and exit code 3 (as its backup run did)."""
+    manifest = report.manifest
+    document = {
+        "status": "verified" if manifest.complete else "verified-partial",
         "key": report.key,
-        "manifest_sha256": report.manifest.sha256,
+        "manifest_sha256": manifest.sha256,
         **checked_document(report.checked),
     }
+    if not manifest.complete:
+        document.update(warnings=list(manifest.warnings), exit_code=3)
+    return document
 
 
 def _verify_file(path: Path, use_case: VerifyFile) -> dict[str, Any]:
@@ -107,8 +113,10 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
 def render(document: dict[str, Any]) -> str:
     where = document.get("key") or document["file"]
     namespaces = document["namespaces"]
+    partial = document["status"] == "verified-partial"
     lines = [
-        f"Verified: {where}",
+        f"Verified: {where}"
+        + (" (a PARTIAL backup: the dump left something out)" if partial else ""),
         f"  size      {document['size']} bytes" + _forms(document),
         f"  sha256    {document['sha256']}"
         + (" (matches the manifest)" if "manifest_sha256" in document else ""),
@@ -121,6 +129,9 @@ def render(document: dict[str, Any]) -> str:
         f"    {ns.ljust(width)}  {stats['documents']:>12,} documents  {stats['bytes']:>15,} bytes"
         for ns, stats in namespaces.items()
     ]
+    if partial:
+        lines.append(f"  {len(document['warnings'])} warning(s) from the dump:")
+        lines += [f"    {warning}" for warning in document["warnings"]]
     return "\n".join(lines)
 
 
