@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import struct
-import zlib
 from typing import Any, NoReturn, Protocol
 
 import attrs
@@ -17,10 +16,10 @@ import attrs
 # MB/s, which would make verifying a real backup take hours.
 from fastcrc import crc64
 
+from backupnimbus.domain.gunzip import GZIP_MAGIC, Gunzip, GzipCorruptError
 from backupnimbus.errors import VerificationFailedError
 
 MAGIC = b"\x6d\xe2\x99\x81"
-GZIP_MAGIC = b"\x1f\x8b"
 AGE_MAGIC = b"age-encryption.org/"
 MAX_BSON_SIZE = 16 * 1024 * 1024 + 16 * 1024
 """mongo-tools' limit: the server's 16 MiB plus room for the command around a document."""
@@ -104,49 +103,6 @@ def read_prelude(source: ByteSource) -> tuple[PreludeEntry, ...]:
     """Reads only the archive's header and prelude: the collections it announces, before any
     of their data. Raises VerificationFailedError as `read_archive` does."""
     return tuple(_ArchiveWalk(source).prelude()[1])
-
-
-class _GzipCorrupt(Exception):
-    pass
-
-
-class _Gunzip:
-    """read(n) over a gzip stream, one member after another, never inflating more than n bytes."""
-
-    def __init__(self, source: ByteSource, head: bytes) -> None:
-        self._source = source
-        self._input = head
-        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-    def read(self, size: int, /) -> bytes:
-        while True:
-            if self._inflate.eof and not self._next_member():
-                return b""
-            data = self._inflate.unconsumed_tail or self._input or self._source.read(CHUNK)
-            self._input = b""
-            if not data:
-                raise _GzipCorrupt("the gzip stream is truncated")
-            try:
-                out = self._inflate.decompress(data, size)
-            except zlib.error as exc:
-                raise _GzipCorrupt(f"corrupt gzip data ({exc})") from None
-            if out:
-                return out
-
-    def _next_member(self) -> bool:
-        rest = self._inflate.unused_data
-        while len(rest) < len(GZIP_MAGIC):
-            more = self._source.read(CHUNK)
-            if not more:
-                if rest:
-                    raise _GzipCorrupt("trailing data after the gzip stream")
-                return False
-            rest += more
-        if not rest.startswith(GZIP_MAGIC):
-            raise _GzipCorrupt("trailing data after the gzip stream")
-        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._input = rest
-        return True
 
 
 class _Tally:
@@ -356,7 +312,7 @@ class _ArchiveWalk:
             head += more
         if head.startswith(GZIP_MAGIC):
             self._gzipped = True
-            self._source = _Gunzip(self._raw, head)
+            self._source = Gunzip(self._raw, head)
             return
         self._grow(len(head))
         self._buf[0 : len(head)] = head
@@ -381,7 +337,7 @@ class _ArchiveWalk:
         room = min(len(self._buf) - self._end, CHUNK)
         try:
             data = self._source.read(room)
-        except _GzipCorrupt as exc:
+        except GzipCorruptError as exc:
             self._fail(str(exc), at=self._base + self._end)
         if not data:
             self._eof = True
