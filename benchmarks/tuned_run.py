@@ -17,6 +17,8 @@ import json
 import sys
 from typing import Any
 
+from backupnimbus.ports.compressor import GZIP, NONE, Compression
+
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tuned_run")
@@ -62,7 +64,12 @@ def main(argv: list[str]) -> int:
     )
     container = build_container(config, object_store=store, retry=retry)
     result = container.resolve(RunBackup).run(
-        request=BackupRequest(name=args.name, compress=not args.no_compress)
+        request=BackupRequest(
+            name=args.name,
+            compression=Compression(
+                NONE if args.no_compress else GZIP, None if args.no_compress else 2
+            ),
+        )
     )
     print(json.dumps({"key": result.manifest.key, "size": result.manifest.size}))
     return 0

@@ -24,6 +24,7 @@ import attrs
 import pytest
 
 from backupnimbus.adapters.clock import SystemClock
+from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.domain.models import BackupRequest, SourceInfo
@@ -31,6 +32,7 @@ from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.entrypoints.jobs import LAMBDA_MARGIN_S, lambda_budget_s
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
 from backupnimbus.errors import DeadlineExceededError, DumpFailedError
+from backupnimbus.ports.compressor import NONE, Compression
 from tests.conftest import run_cli
 from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row
@@ -100,7 +102,9 @@ def backup(dumps: Any, store: InMemoryObjectStore, clock: Any) -> RunBackup:
     settings = BackupSettings(
         prefix="backups/", source=SourceInfo(hosts=("db:27017",)), tool_version="0.1.0"
     )
-    return RunBackup(dumps=dumps, store=store, clock=clock, settings=settings)
+    return RunBackup(
+        compressor=FastCompressor(), dumps=dumps, store=store, clock=clock, settings=settings
+    )
 
 
 def test_a_stalled_dump_is_stopped_at_the_deadline() -> None:
@@ -109,7 +113,9 @@ def test_a_stalled_dump_is_stopped_at_the_deadline() -> None:
 
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError) as raised:
-        backup(dumps, store, SystemClock()).run(request=BackupRequest(name="m", deadline=deadline))
+        backup(dumps, store, SystemClock()).run(
+            request=BackupRequest(name="m", deadline=deadline, compression=Compression(NONE))
+        )
 
     assert 0.4 < time.monotonic() - started < 5
     assert dumps.dump.stopped.is_set(), "the watchdog stopped the dump"
@@ -132,7 +138,9 @@ def test_the_deadline_is_also_checked_on_every_read() -> None:
     deadline = clock.current + timedelta(seconds=60)
 
     with pytest.raises(DeadlineExceededError) as raised:
-        backup(dumps, store, clock).run(request=BackupRequest(name="m", deadline=deadline))
+        backup(dumps, store, clock).run(
+            request=BackupRequest(name="m", deadline=deadline, compression=Compression(NONE))
+        )
 
     assert 0 < raised.value.details["bytes_read"] < 200_000
     assert dumps.closed == 1
@@ -161,7 +169,7 @@ def test_a_run_within_its_deadline_succeeds_and_leaves_no_watchdog() -> None:
     deadline = datetime.now(UTC) + timedelta(minutes=5)
 
     result = backup(dumps, store, SystemClock()).run(
-        request=BackupRequest(name="m", deadline=deadline)
+        request=BackupRequest(name="m", deadline=deadline, compression=Compression(NONE))
     )
 
     assert store.committed == [result.manifest.key, result.manifest_key]
@@ -175,7 +183,9 @@ def test_a_timeout_is_mailed_as_a_failure() -> None:
     deadline = FakeClock().current + timedelta(seconds=60)
 
     with pytest.raises(DeadlineExceededError) as raised:
-        job.run(request=BackupRequest(name="nightly", deadline=deadline))
+        job.run(
+            request=BackupRequest(name="nightly", deadline=deadline, compression=Compression(NONE))
+        )
 
     [email] = mailer.sent
     assert email.subject == "[BackupNimbus] Backup failed: nightly"

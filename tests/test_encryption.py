@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from pymongo import MongoClient
 
 from backupnimbus.adapters.age_cipher import AgeCipher
 from backupnimbus.adapters.clock import SystemClock
+from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
@@ -438,6 +440,7 @@ def test_run_backup_stores_ciphertext_that_hashes_as_the_manifest_says(alice: Ke
     data = fake_archive({"db.coll": 10_000}, padding=400)
     cipher = AgeCipher(recipients=[alice.public_key], identities=[alice.secret])
     use_case = RunBackup(
+        compressor=FastCompressor(),
         dumps=FakeDumpRunner(data=data), store=store, clock=FakeClock(), settings=_settings(),
         cipher=cipher,
     )  # fmt: skip
@@ -450,7 +453,7 @@ def test_run_backup_stores_ciphertext_that_hashes_as_the_manifest_says(alice: Ke
     assert result.manifest.sha256 == hashlib.sha256(stored).hexdigest()
     assert result.manifest.size == len(stored)
     with cipher.decrypting(io.BytesIO(stored), label="k") as plaintext:
-        assert b"".join(iter(lambda: plaintext.read(1 << 20), b"")) == data
+        assert gzip.decompress(b"".join(iter(lambda: plaintext.read(1 << 20), b""))) == data
 
 
 def test_a_dump_failing_under_encryption_fails_the_backup_with_its_own_error(
@@ -459,6 +462,7 @@ def test_a_dump_failing_under_encryption_fails_the_backup_with_its_own_error(
     store = InMemoryObjectStore()
     dumps = FakeDumpRunner(data=fake_archive({"db.coll": 6000}, padding=400), fail_after=2_000_000)
     use_case = RunBackup(
+        compressor=FastCompressor(),
         dumps=dumps, store=store, clock=FakeClock(), settings=_settings(),
         cipher=AgeCipher(recipients=[alice.public_key]),
     )  # fmt: skip
@@ -514,6 +518,7 @@ def test_the_deadline_stops_a_stalled_dump_behind_the_cipher(alice: KeyPair) -> 
     store = InMemoryObjectStore()
     dumps = _StallingDumps()
     use_case = RunBackup(
+        compressor=FastCompressor(),
         dumps=dumps, store=store, clock=SystemClock(), settings=_settings(),
         cipher=AgeCipher(recipients=[alice.public_key]),
     )  # fmt: skip

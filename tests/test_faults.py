@@ -24,6 +24,7 @@ import pytest
 import tenacity
 from botocore.config import Config as BotoConfig
 
+from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.adapters.s3 import PartSizer, S3ObjectStore
 from backupnimbus.domain.verify_backup import VerifyBackup
@@ -141,7 +142,9 @@ def lost_since(before: Mapping[str, tuple[str, int]], after: Mapping[str, tuple[
 
 
 def verify(s3: Any, bucket: str, key: str) -> Any:
-    return VerifyBackup(store=S3ObjectStore(client=s3, bucket=bucket, retry=NO_WAIT)).run(key=key)
+    return VerifyBackup(
+        compressor=FastCompressor(), store=S3ObjectStore(client=s3, bucket=bucket, retry=NO_WAIT)
+    ).run(key=key)
 
 
 def stored_loss(s3: Any, bucket: str, result: Mapping[str, Any]) -> int:
@@ -408,7 +411,9 @@ def test_truncated_downloads_are_resumed_by_verify(
     rules = faults.set_rules([Rule("GetObject", (Action.TRUNCATE,), calls=frozenset({1, 2}))])
     caplog.set_level(logging.WARNING, logger="backupnimbus")
 
-    report = VerifyBackup(store=proxied_store(faults, bucket)).run(key=result["key"])
+    report = VerifyBackup(compressor=FastCompressor(), store=proxied_store(faults, bucket)).run(
+        key=result["key"]
+    )
 
     assert rules[0].total == 2
     assert report.checked.sha256 == result["sha256"]

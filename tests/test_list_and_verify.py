@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
+from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.memory import InMemoryObjectStore
 from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.manifest_codec import encode_manifest
 from backupnimbus.domain.models import Manifest, SourceInfo
 from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
+from backupnimbus.ports.compressor import GZIP
 from tests.conftest import b64, run_cli
 from tests.support.servers import Secantus
 from tests.support.testdata import TESTDATA
@@ -33,7 +35,7 @@ AT = datetime(2025, 4, 7, 10, 15, 30, tzinfo=UTC)
 def stored(
     data: bytes, *, namespaces: dict[str, int] | None = None, manifest_sha: str | None = None
 ) -> tuple[InMemoryObjectStore, str]:
-    key = archive_key(prefix="backups/", name="mongodb", at=AT, compressed=True)
+    key = archive_key(prefix="backups/", name="mongodb", at=AT, compression=GZIP)
     manifest = Manifest(
         name="mongodb", key=key, size=len(data),
         sha256=manifest_sha or hashlib.sha256(data).hexdigest(), compressed=True,
@@ -50,12 +52,12 @@ def test_intact_backup_is_verified_with_its_counts() -> None:
     data = MULTI_DB_GZ.read_bytes()
     store, key = stored(data, namespaces=MULTI_DB_COUNTS)
 
-    report = VerifyBackup(store=store).run(key=key)
+    report = VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     assert report.checked.sha256 == hashlib.sha256(data).hexdigest()
     assert report.checked.size == len(data)
     assert report.checked.archive.counts == MULTI_DB_COUNTS
-    assert report.checked.archive.gzipped
+    assert report.checked.compression == "gzip"
 
 
 def test_backup_without_manifest_is_incomplete() -> None:
@@ -63,19 +65,21 @@ def test_backup_without_manifest_is_incomplete() -> None:
     store.delete(key=manifest_key(key))
 
     with pytest.raises(VerificationFailedError, match="incomplete") as caught:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     assert caught.value.details["reason"] == "incomplete"
 
 
 def test_missing_backup_is_not_found() -> None:
     with pytest.raises(BackupNotFoundError):
-        VerifyBackup(store=InMemoryObjectStore()).run(key="backups/x/2025/04/07/x.archive.gz")
+        VerifyBackup(compressor=FastCompressor(), store=InMemoryObjectStore()).run(
+            key="backups/x/2025/04/07/x.archive.gz"
+        )
 
 
 def test_an_encrypted_backup_without_an_identity_fails_verification() -> None:
     data = b"age-encryption.org/v1\n"
-    key = archive_key(prefix="backups/", name="mongodb", at=AT, compressed=True, encrypted=True)
+    key = archive_key(prefix="backups/", name="mongodb", at=AT, compression=GZIP, encrypted=True)
     manifest = Manifest(
         name="mongodb", key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
         compressed=True, encrypted=True, started_at=AT, finished_at=AT,
@@ -86,7 +90,7 @@ def test_an_encrypted_backup_without_an_identity_fails_verification() -> None:
     store.put_bytes(key=manifest_key(key), data=encode_manifest(manifest))
 
     with pytest.raises(VerificationFailedError, match="AGE_IDENTITY_FILE"):
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
 
 def test_changed_bytes_report_both_the_sha256_and_the_archive_damage() -> None:
@@ -96,7 +100,7 @@ def test_changed_bytes_report_both_the_sha256_and_the_archive_damage() -> None:
     store, key = stored(bytes(data), manifest_sha=original_sha)
 
     with pytest.raises(VerificationFailedError, match="sha256 mismatch") as caught:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     details = caught.value.details
     assert details["expected"]["sha256"] == original_sha
@@ -108,7 +112,7 @@ def test_a_broken_archive_fails_even_when_its_manifest_matches() -> None:
     store, key = stored(MULTI_DB.read_bytes()[:-100])
 
     with pytest.raises(VerificationFailedError, match="truncated") as caught:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     assert caught.value.details["problems"] == []
     assert caught.value.details["archive"]["reason"].startswith("truncated")
@@ -118,7 +122,7 @@ def test_counts_that_differ_from_the_manifest_fail() -> None:
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces={**MULTI_DB_COUNTS, "shop.users": 7})
 
     with pytest.raises(VerificationFailedError, match=r"shop\.users: 200 documents in the archive"):
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
 
 # -- the CLI, end to end -------------------------------------------------------------------
@@ -222,7 +226,7 @@ def test_list_shows_complete_and_incomplete_backups(
     other_set = back_up({**ns_env, "BACKUP_NAME": "other"})
     # A newer archive whose upload never finished: no manifest beside it.
     later = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
-    unfinished = archive_key(prefix="backups/", name="mongodb", at=later, compressed=True)
+    unfinished = archive_key(prefix="backups/", name="mongodb", at=later, compression=GZIP)
     s3.put_object(Bucket=bucket, Key=unfinished, Body=MULTI_DB_GZ.read_bytes())
     env = without_mongo(backup_env)
 
@@ -243,6 +247,7 @@ def test_list_shows_complete_and_incomplete_backups(
     assert mine == {
         "name": "mongodb", "timestamp": mine["timestamp"], "key": complete["key"],
         "size": complete["size"], "sha256": complete["sha256"], "compressed": True,
+        "compression": "gzip",
         "encrypted": False, "complete": True, "status": "complete", "problem": None,
         "warnings": [], "namespaces": {f"{database}.things": 50},
     }  # fmt: skip
@@ -327,9 +332,9 @@ def test_list_verify_and_restore_say_the_same_about_an_unusable_manifest(broken:
 
     [record] = backups.run()
     with pytest.raises(VerificationFailedError) as verified:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
     with pytest.raises(VerificationFailedError) as restored:
-        RestoreBackup(store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
+        RestoreBackup(compressor=FastCompressor(), store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
             request=RestoreRequest(key=key)
         )
 
@@ -353,9 +358,9 @@ def test_a_missing_manifest_has_one_wording_in_verify_and_restore() -> None:
     backups = ListBackups(store=store, prefix="backups/")
 
     with pytest.raises(VerificationFailedError) as verified:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
     with pytest.raises(VerificationFailedError) as restored:
-        RestoreBackup(store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
+        RestoreBackup(compressor=FastCompressor(), store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
             request=RestoreRequest(key=key)
         )
 
@@ -369,7 +374,7 @@ def test_a_manifest_namespace_missing_from_the_archive_fails() -> None:
     )
 
     with pytest.raises(VerificationFailedError, match=r"shop\.refunds: in the manifest") as caught:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     assert caught.value.details["namespaces"] == [
         {"namespace": "shop.refunds", "manifest": 12, "archive": None,
@@ -382,7 +387,7 @@ def test_an_archive_namespace_missing_from_the_manifest_fails() -> None:
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=listed)
 
     with pytest.raises(VerificationFailedError, match="not in the manifest") as caught:
-        VerifyBackup(store=store).run(key=key)
+        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     assert [p["namespace"] for p in caught.value.details["namespaces"]] == ["analytics.events_2025"]
     assert caught.value.details["namespaces"][0]["archive"] == 300
@@ -391,7 +396,7 @@ def test_an_archive_namespace_missing_from_the_manifest_fails() -> None:
 def test_a_manifest_without_namespaces_relies_on_the_archive_walk() -> None:
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=None)
 
-    report = VerifyBackup(store=store).run(key=key)
+    report = VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
 
     assert report.checked.archive.counts == MULTI_DB_COUNTS
 
@@ -399,7 +404,7 @@ def test_a_manifest_without_namespaces_relies_on_the_archive_walk() -> None:
 def _copy_backup(s3: Any, bucket: str, backup: dict[str, Any], at: datetime, **changes: Any) -> str:
     """Stores the backup's archive again at the key of time `at`, with its manifest rewritten
     for that key and then changed by `changes` (a callable value rewrites the whole bytes)."""
-    key = archive_key(prefix="backups/", name="mongodb", at=at, compressed=True)
+    key = archive_key(prefix="backups/", name="mongodb", at=at, compression=GZIP)
     body = s3.get_object(Bucket=bucket, Key=backup["key"])["Body"].read()
     document = json.loads(s3.get_object(Bucket=bucket, Key=backup["manifest_key"])["Body"].read())
     document = {**document, "key": key, **{k: v for k, v in changes.items() if k != "raw"}}

@@ -73,7 +73,7 @@ CHILD = textwrap.dedent("""
     config = Config(mongo_uri="mongodb://db/", age_recipients=(sys.argv[1],))
     job = build_container(config, dump_runner=Dumps(), object_store=store,
                           clock=FakeClock()).resolve(BackupJob)
-    result = job.run(request=BackupRequest(name="big", compress=False))
+    result = job.run(request=BackupRequest(name="big", compression=Compression(NONE)))
     print(json.dumps({"stored": store.stored, "key": result.backup.manifest.key,
                       "peak_rss_kib": peak_rss_kib()}))
 """)

@@ -22,6 +22,7 @@ from backupnimbus.domain.prune_backups import PruneBackups, PruneResult
 from backupnimbus.domain.retention import RetentionPolicy
 from backupnimbus.entrypoints.commands.prune import prune_result_document, render
 from backupnimbus.errors import BackupNimbusError, StorageFailedError, UsageInvalidError
+from backupnimbus.ports.compressor import GZIP
 from backupnimbus.ports.object_store import StoredObject
 from tests.conftest import REGION, b64, run_cli
 from tests.support.servers import Secantus
@@ -76,7 +77,7 @@ class AgedStore(InMemoryObjectStore):
 
         `finished_at` is what its manifest says (default: 42 s after `at`); `complete=False`
         leaves the manifest out, as an upload still running or never finished does."""
-        key = archive_key(prefix=PREFIX, name=name, at=at, compressed=True)
+        key = archive_key(prefix=PREFIX, name=name, at=at, compression=GZIP)
         self.objects[key] = b"archive " + key.encode()
         self.written_at[key] = at
         if complete:
@@ -441,11 +442,12 @@ def test_the_dry_run_document_never_says_deleted() -> None:
     assert real["deleted"] == dry["would_delete"]
     assert real["counts"] == {"kept": 2, "deleted": 2}
     assert {k["key"]: k["state"] for k in real["kept"]} == {keys[0]: COMPLETE, broken: UNREADABLE}
-    assert real["unreadable"] == [{"key": broken, "problem": "not a JSON object"}]
+    problem = "its manifest does not decode (not a JSON object)"
+    assert real["unreadable"] == [{"key": broken, "problem": problem}]
     text = render(dry)
     assert "Would delete 2 backup(s):" in text
     assert "Deleted" not in text
-    assert f"{broken}  (unreadable manifest: not a JSON object)" in text
+    assert f"{broken}  (unreadable manifest: {problem})" in text
     assert "1 backup(s) with an unreadable manifest were kept" in render(real)
 
 
@@ -459,7 +461,7 @@ def _job(store: AgedStore, clock: FakeClock, policy: RetentionPolicy) -> BackupJ
 
     container = build_container(
         Config(mongo_uri="mongodb://db:27017/", backup_prefix=PREFIX, retention=policy),
-        dump_runner=FakeDumpRunner(data=b"archive" * 100), object_store=store,
+        dump_runner=FakeDumpRunner(), object_store=store,
         mailer=RecordingMailer(), clock=clock,
     )  # fmt: skip
     return container.resolve(BackupJob)
@@ -477,7 +479,8 @@ def test_a_run_after_a_future_stamped_backup_keeps_its_own_backup() -> None:
     store = _StampingStore()
     clock = FakeClock(current=NOW)
     job = _job(store, clock, RetentionPolicy(last=1))
-    future = job.run(request=BackupRequest(name="mongodb", timestamp=NOW + timedelta(days=365)))
+    # Stamped a year ahead when it finished, as an older version's `--timestamp` allowed.
+    future = store.add("mongodb", NOW + timedelta(days=365), finished_at=NOW)
     clock.current += timedelta(days=1)
 
     own = job.run(request=BackupRequest(name="mongodb"))
@@ -485,7 +488,7 @@ def test_a_run_after_a_future_stamped_backup_keeps_its_own_backup() -> None:
     assert own.retention is not None
     assert own.backup.manifest.key in store.objects
     assert _kept(own.retention) == {own.backup.manifest.key: ("last #1",)}
-    assert _deleted(own.retention) == {future.backup.manifest.key: "kept by no rule"}
+    assert _deleted(own.retention) == {future: "kept by no rule"}
 
 
 def test_a_manual_backup_stamped_in_the_past_is_not_deleted_by_its_own_run() -> None:
@@ -538,13 +541,13 @@ class Bucket:
 def _fill(s3: Any, bucket: str, stamps: list[datetime], incomplete: list[datetime]) -> Bucket:
     complete = {}
     for at in stamps:
-        key = archive_key(prefix=PREFIX, name="mongodb", at=at, compressed=True)
+        key = archive_key(prefix=PREFIX, name="mongodb", at=at, compression=GZIP)
         s3.put_object(Bucket=bucket, Key=key, Body=b"archive")
         s3.put_object(Bucket=bucket, Key=manifest_key(key), Body=_manifest(key, "mongodb", at))
         complete[key] = at
     partial = []
     for at in incomplete:
-        key = archive_key(prefix=PREFIX, name="mongodb", at=at, compressed=True)
+        key = archive_key(prefix=PREFIX, name="mongodb", at=at, compression=GZIP)
         s3.put_object(Bucket=bucket, Key=key, Body=b"half an archive")
         partial.append(key)
     return Bucket(s3=s3, name=bucket, complete=complete, incomplete=tuple(partial))
@@ -677,10 +680,19 @@ def test_a_backup_stamped_in_the_future_never_makes_later_runs_delete_their_own_
 ) -> None:
     MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(50))
     env = {**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*", "RETENTION_KEEP_LAST": "1"}
-    future = run_cli(["run", "--json", "--timestamp", "2099-01-01T00:00:00Z"], env)
-    assert future.returncode == 0, future.stderr
-    future_key = json.loads(future.stdout)["key"]
-    assert "20990101T000000Z" in future_key
+    # A backup stamped in 2099 when it finished, as an older version's `--timestamp` allowed
+    # (this one refuses it): a real archive, copied to that key, with a manifest for it.
+    made = run_cli(["run", "--json", "--timestamp", "2025-01-01T00:00:00Z"], env)
+    assert made.returncode == 0, made.stderr
+    first = json.loads(made.stdout)
+    future_key = first["key"].replace("2025/01/01", "2099/01/01").replace("20250101", "20990101")
+    s3.copy_object(
+        Bucket=bucket, Key=future_key, CopySource={"Bucket": bucket, "Key": first["key"]}
+    )
+    manifest = {**first["manifest"], "key": future_key}
+    s3.put_object(Bucket=bucket, Key=manifest_key(future_key), Body=json.dumps(manifest).encode())
+    s3.delete_object(Bucket=bucket, Key=manifest_key(first["key"]))
+    s3.delete_object(Bucket=bucket, Key=first["key"])
 
     later = run_cli(["run", "--json"], env)
     pruned = run_cli(["prune", "--name", "mongodb", "--json"], env)

@@ -28,6 +28,7 @@ from backupnimbus.domain.list_backups import (
 )
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.retention import RULES, RetentionPolicy
+from backupnimbus.ports.compressor import GZIP
 from tests.test_prune import NOW, PREFIX, AgedStore, _manifest
 
 TARGET = "orders"
@@ -104,7 +105,7 @@ def _store(history: list[Entry]) -> tuple[AgedStore, list[str]]:
     keys = []
     for entry in history:
         at = NOW + timedelta(seconds=entry.stamp_s)
-        key = archive_key(prefix=PREFIX, name=entry.name, at=at, compressed=True)
+        key = archive_key(prefix=PREFIX, name=entry.name, at=at, compression=GZIP)
         keys.append(key)
         store.objects[key] = b"archive"
         store.written_at[key] = NOW + timedelta(seconds=entry.written_s)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
+from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.memory import InMemoryObjectStore
 from backupnimbus.adapters.mongorestore import MongorestoreRestorer
 from backupnimbus.domain.list_backups import ListBackups
@@ -381,6 +382,7 @@ def test_a_broken_source_stream_stops_mongorestore(
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     restorer = MongorestoreRestorer(executable=str(wrapper), uri=secantus.uri, redactor=Redactor())
     use_case = RestoreBackup(
+        compressor=FastCompressor(),
         store=InMemoryObjectStore(),
         backups=ListBackups(store=InMemoryObjectStore(), prefix="backups/"),
         restorer=restorer,
@@ -424,7 +426,10 @@ def test_a_corrupt_archive_never_reaches_its_end_in_the_restorer(
     store = InMemoryObjectStore({backup["key"]: corrupt, backup["manifest_key"]: manifest})
     restorer = _RecordingRestorer()
     use_case = RestoreBackup(
-        store=store, backups=ListBackups(store=store, prefix="backups/"), restorer=restorer
+        compressor=FastCompressor(),
+        store=store,
+        backups=ListBackups(store=store, prefix="backups/"),
+        restorer=restorer,
     )
 
     with pytest.raises(VerificationFailedError, match="sha256 mismatch"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from pymongo import MongoClient
 
+from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.adapters.mongodump import MongodumpRunner
@@ -31,6 +33,7 @@ from backupnimbus.errors import (
     ObjectExistsError,
     StorageFailedError,
 )
+from backupnimbus.ports.compressor import NONE, Compression
 from backupnimbus.redaction import Redactor
 from backupnimbus.stop_signal import StopSignal
 from tests.support.servers import Secantus
@@ -47,7 +50,9 @@ def _use_case(dumps: FakeDumpRunner, store: InMemoryObjectStore) -> RunBackup:
         source=SourceInfo(hosts=("db.example:27017",), database="shop"),
         tool_version="0.1.0",
     )
-    return RunBackup(dumps=dumps, store=store, clock=FakeClock(), settings=settings)
+    return RunBackup(
+        compressor=FastCompressor(), dumps=dumps, store=store, clock=FakeClock(), settings=settings
+    )
 
 
 def _run(dumps: FakeDumpRunner, store: InMemoryObjectStore) -> Any:
@@ -64,13 +69,15 @@ def test_success_stores_the_archive_then_a_manifest_that_vouches_for_it() -> Non
 
     result = _run(dumps, store)
 
-    assert store.objects[KEY] == data
+    stored = store.objects[KEY]
+    assert gzip.decompress(stored) == data, "a standard gzip stream of the dump's archive"
     assert store.committed == [KEY, KEY + ".manifest.json"], "the manifest must come last"
     manifest = json.loads(store.objects[KEY + ".manifest.json"])
-    assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
-    assert manifest["size"] == len(data)
+    assert manifest["sha256"] == hashlib.sha256(stored).hexdigest()
+    assert manifest["size"] == len(stored)
     assert manifest["key"] == KEY
     assert manifest["compressed"] is True
+    assert manifest["compression"] == {"algorithm": "gzip", "level": 2}
     assert manifest["namespaces"] == {"shop.users": 200}
     assert manifest["mongodump_version"] == "fake-dump 1.0"
     assert manifest["source"] == {"hosts": ["db.example:27017"], "database": "shop"}
@@ -85,7 +92,7 @@ def test_uncompressed_backup_at_a_given_time_lands_at_its_key() -> None:
     at = datetime(2024, 12, 31, 23, 59, 58, tzinfo=UTC)
 
     _use_case(FakeDumpRunner(), store).run(
-        request=BackupRequest(name="nightly", compress=False, timestamp=at)
+        request=BackupRequest(name="nightly", compression=Compression(NONE), timestamp=at)
     )
 
     key = "backups/nightly/2024/12/31/nightly-20241231T235958Z.archive"

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+from backupnimbus.ports.compressor import GZIP, NONE, SUFFIXES, ZSTD
 
 MANIFEST_SUFFIX = ".manifest.json"
 
 
+ARCHIVE_KEY = re.compile(
+    r"(?:^|/)(?P<name>[^/]+)/\d{4}/\d{2}/\d{2}/(?P=name)-(?P<stamp>\d{8}T\d{6}Z)"
+    r"\.archive(?P<compression>\.gz|\.zst)?(?P<age>\.age)?$"
+)
+"""`{name}/YYYY/MM/DD/{name}-{stamp}.archive[.gz|.zst][.age]`, after the prefix."""
+COMPRESSION_OF_SUFFIX = {".gz": GZIP, ".zst": ZSTD, None: NONE}
+
+
 def archive_key(
-    *, prefix: str, name: str, at: datetime, compressed: bool, encrypted: bool = False
+    *, prefix: str, name: str, at: datetime, compression: str = GZIP, encrypted: bool = False
 ) -> str:
+    """Args: `compression`: the algorithm (GZIP, ZSTD or NONE), which sets the suffix."""
     at = at.astimezone(UTC)
     stamp = at.strftime("%Y%m%dT%H%M%SZ")
-    suffix = ".archive" + (".gz" if compressed else "") + (".age" if encrypted else "")
+    suffix = ".archive" + SUFFIXES[compression] + (".age" if encrypted else "")
     return f"{prefix}{name}/{at:%Y/%m/%d}/{name}-{stamp}{suffix}"
 
 

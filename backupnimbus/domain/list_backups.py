@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from backupnimbus.domain.keys import MANIFEST_SUFFIX
+from backupnimbus.domain.keys import ARCHIVE_KEY, COMPRESSION_OF_SUFFIX, MANIFEST_SUFFIX
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.read_manifest import ManifestUnusableError, read_manifest
 from backupnimbus.domain.read_manifest import manifest_mismatch as manifest_mismatch
@@ -14,11 +14,6 @@ from backupnimbus.errors import BackupNotFoundError
 from backupnimbus.ports.object_store import ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
-
-_ARCHIVE = re.compile(
-    r"(?P<name>[^/]+)/\d{4}/\d{2}/\d{2}/(?P=name)-(?P<stamp>\d{8}T\d{6}Z)"
-    r"\.archive(?P<gz>\.gz)?(?P<age>\.age)?$"
-)
 
 
 COMPLETE = "complete"
@@ -42,6 +37,8 @@ class BackupRecord:
     """The time in the key (UTC)."""
     size: int
     compressed: bool
+    compression: str
+    """The algorithm the key's suffix names: GZIP, ZSTD or NONE."""
     encrypted: bool
     modified_at: datetime
     manifest: Manifest | None = None
@@ -78,7 +75,7 @@ class ListBackups:
         objects = {obj.key: obj for obj in self.store.list_objects(prefix=self.prefix)}
         records = []
         for key, obj in objects.items():
-            match = _ARCHIVE.match(key[len(self.prefix) :])
+            match = ARCHIVE_KEY.match(key[len(self.prefix) :])
             if match is None or (name is not None and match["name"] != name):
                 continue
             record = _record(obj, match)
@@ -132,7 +129,8 @@ def _record(obj: StoredObject, match: re.Match[str]) -> BackupRecord:
         name=match["name"],
         timestamp=stamp,
         size=obj.size,
-        compressed=bool(match["gz"]),
+        compressed=match["compression"] is not None,
+        compression=COMPRESSION_OF_SUFFIX[match["compression"]],
         encrypted=bool(match["age"]),
         modified_at=obj.modified_at,
     )

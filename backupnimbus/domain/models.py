@@ -5,6 +5,8 @@ from datetime import datetime
 
 import attrs
 
+from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, Compression
+
 
 @attrs.frozen
 class SourceInfo:
@@ -20,8 +22,8 @@ class SourceInfo:
 class BackupRequest:
     name: str
     """Logical name of the backup set; part of the key."""
-    compress: bool = True
-    """gzip the archive."""
+    compression: Compression = attrs.field(factory=lambda: Compression(GZIP, DEFAULT_LEVELS[GZIP]))
+    """How the archive is compressed, by BackupNimbus (never by the dump tool)."""
     timestamp: datetime | None = None
     """Overrides the clock for the key, as the original tool allowed."""
     deadline: datetime | None = None
@@ -58,6 +60,7 @@ class Manifest:
     sha256: str
     """Hex digest of the stored bytes."""
     compressed: bool
+    """Compressed at all (by any algorithm); `compression` says how."""
     encrypted: bool
     """Encrypted with age before it was stored (the key ends in .age)."""
     started_at: datetime
@@ -77,6 +80,15 @@ class Manifest:
     """COMPLETE, or PARTIAL when the dump tool reported skipping or failing something."""
     warnings: tuple[str, ...] = ()
     """What the dump tool reported leaving out (redacted), for a PARTIAL backup."""
+    compression: Compression | None = None
+    """Algorithm and level; None in manifests written before it was recorded, which were
+    gzipped by mongodump when `compressed`."""
+
+    @property
+    def declared_compression(self) -> str | None:
+        """The algorithm this manifest records; None for a manifest from before it recorded one,
+        whose archive tells by its magic number (mongodump's gzip, or none)."""
+        return self.compression.algorithm if self.compression is not None else None
 
     @property
     def complete(self) -> bool:

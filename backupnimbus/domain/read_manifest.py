@@ -8,9 +8,7 @@ the same problem.
 
 from __future__ import annotations
 
-import re
-
-from backupnimbus.domain.keys import manifest_key
+from backupnimbus.domain.keys import ARCHIVE_KEY, manifest_key
 from backupnimbus.domain.manifest_codec import UnreadableManifestError, decode_manifest
 from backupnimbus.domain.models import Manifest
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
@@ -20,10 +18,6 @@ INCOMPLETE = "incomplete"
 """No manifest: the upload never finished, or is still running."""
 UNREADABLE = "unreadable"
 """A manifest exists but does not decode, or describes another archive."""
-
-_NAMED_KEY = re.compile(
-    r"(?:^|/)(?P<name>[^/]+)/\d{4}/\d{2}/\d{2}/(?P=name)-\d{8}T\d{6}Z\.archive(?:\.gz)?(?:\.age)?$"
-)
 
 
 class ManifestUnusableError(VerificationFailedError):
@@ -70,7 +64,7 @@ def manifest_mismatch(manifest: Manifest, *, key: str, name: str | None) -> str 
 
 def backup_set_of(key: str) -> str | None:
     """Returns: the backup set a key's path names (`{name}/YYYY/MM/DD/{name}-...`), or None."""
-    match = _NAMED_KEY.search(key)
+    match = ARCHIVE_KEY.search(key)
     return match["name"] if match else None
 
 

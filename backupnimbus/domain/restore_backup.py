@@ -11,6 +11,7 @@ from backupnimbus.domain.archive import AGE_MAGIC
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
+from backupnimbus.domain.plain_archive import plain_archive
 from backupnimbus.domain.read_manifest import read_manifest
 from backupnimbus.errors import (
     BackupNimbusError,
@@ -22,13 +23,12 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.archive_restorer import ArchiveRestorer, RestoreOptions, RestoreReport
 from backupnimbus.ports.cipher import ArchiveCipher
+from backupnimbus.ports.compressor import StreamCompressor
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
-_ARCHIVE_MAGIC = b"\x6d\xe2\x99\x81"
 _CHECK_AFTER_FAILURE = 1024**3
 _STOPPED = (
     "The restore was stopped before the archive's end, but documents already written stay in "
@@ -89,6 +89,8 @@ class RestoreBackup:
     store: ObjectStore
     backups: ListBackups
     restorer: ArchiveRestorer
+    compressor: StreamCompressor
+    """Decompresses gzip and zstd archives on their way to the restorer."""
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Decrypts encrypted backups on their way to the restorer."""
 
@@ -128,13 +130,21 @@ class RestoreBackup:
         )
         encrypted = manifest.encrypted if manifest else reader.peek(len(AGE_MAGIC)) == AGE_MAGIC
         # A missing or wrong identity fails here, before the restorer starts.
-        with self._plaintext(reader, encrypted=encrypted, label=label) as plaintext:
-            archive = _Peeking(plaintext)
-            compressed = manifest.compressed if manifest else _sniff_gzip(archive, label)
+        with (
+            self._plaintext(reader, encrypted=encrypted, label=label) as plaintext,
+            plain_archive(
+                plaintext,
+                compressor=self.compressor,
+                label=label,
+                algorithm=manifest.declared_compression if manifest else None,
+            ) as archive,
+        ):
+            # Decompressed here, by the fast library, whatever the algorithm: the restore tool
+            # reads a plain archive.
             log.info("restore started", extra={"source": label, "dry_run": dry_run})
             try:
                 report = self.restorer.restore(
-                    stream=archive, compressed=compressed, options=request.options
+                    stream=archive, compressed=False, options=request.options
                 )
             except RestoreFailedError as failure:
                 # A corrupt archive explains a failed restore best, so check the rest of it
@@ -191,19 +201,6 @@ def _check(request: RestoreRequest) -> None:
         raise UsageInvalidError(problems)
 
 
-def _sniff_gzip(reader: _Peeking, label: str) -> bool:
-    head = reader.peek(4)
-    if head.startswith(_GZIP_MAGIC):
-        return True
-    if head == _ARCHIVE_MAGIC:
-        return False
-    raise VerificationFailedError(
-        f"{label} is not a mongodump archive: it starts neither with gzip's magic (1f 8b) nor "
-        "with the archive's (6d e2 99 81)",
-        details={"file": label, "first_bytes": head.hex()},
-    )
-
-
 def _namespaces(
     report: RestoreReport, manifest: Manifest | None, *, dry_run: bool
 ) -> dict[str, int | None]:
@@ -216,25 +213,6 @@ def _namespaces(
 def _drain(stream: Readable) -> None:
     while stream.read(_CHUNK):
         pass
-
-
-class _Peeking:
-    """Lets the first bytes of a stream be looked at before they are read."""
-
-    def __init__(self, source: Readable) -> None:
-        self._source = source
-        self._head = b""
-
-    def peek(self, size: int) -> bytes:
-        while len(self._head) < size and (more := self._source.read(size - len(self._head))):
-            self._head += more
-        return self._head[:size]
-
-    def read(self, size: int, /) -> bytes:
-        if self._head:
-            chunk, self._head = self._head[:size], self._head[size:]
-            return chunk
-        return self._source.read(size)
 
 
 class _VerifyingReader:

@@ -33,6 +33,7 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
+from backupnimbus.ports.compressor import NONE, StreamCompressor
 from backupnimbus.ports.dump_runner import Dump, DumpRunner
 from backupnimbus.ports.object_store import ObjectStore, Readable
 from backupnimbus.stop_signal import StopSignal
@@ -66,6 +67,8 @@ class RunBackup:
     store: ObjectStore
     clock: Clock
     settings: BackupSettings
+    compressor: StreamCompressor
+    """Compresses the archive, after the walk and before the encryption."""
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Encrypts the archive on its way to the store when it has recipients."""
 
@@ -80,7 +83,7 @@ class RunBackup:
             prefix=self.settings.prefix,
             name=request.name,
             at=at,
-            compressed=request.compress,
+            compression=request.compression.algorithm,
             encrypted=encrypted,
         )
         # Checked up front so a taken stamp fails in milliseconds, not after a full dump. Any
@@ -97,11 +100,15 @@ class RunBackup:
             stop.raise_if_set()
             dump_version = self.dumps.describe_tool()
             log.info("backup started", extra={"key": key, "backup_name": request.name})
+            # The order matters: the walk reads what the dump wrote, once; compression comes
+            # before encryption, which leaves nothing to compress; the digest is of what is
+            # stored, so that it can be checked without a key.
             with (
-                self.dumps.open_dump(compress=request.compress, stop=stop) as dump,
+                self.dumps.open_dump(compress=False, stop=stop) as dump,
                 _stopping(stop, dump),
                 _walked(dump, accept=self._require_collections) as walked,
-                self._stored_form(walked) as stored,
+                self.compressor.compressing(walked, compression=request.compression) as packed,
+                self._stored_form(packed) as stored,
             ):
                 digest = DigestingReader(stored)
                 self.store.put_stream(
@@ -114,7 +121,8 @@ class RunBackup:
             key=key,
             size=digest.size,
             sha256=digest.hexdigest(),
-            compressed=request.compress,
+            compressed=request.compression.algorithm != NONE,
+            compression=request.compression,
             encrypted=encrypted,
             started_at=started,
             finished_at=self.clock.now(),

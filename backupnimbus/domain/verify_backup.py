@@ -9,10 +9,12 @@ import attrs
 from backupnimbus.domain.archive import AGE_MAGIC, ArchiveSummary, read_archive
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
+from backupnimbus.domain.plain_archive import PeekingReader, plain_archive, sniff_compression
 from backupnimbus.domain.read_manifest import read_manifest
 from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from backupnimbus.ports.cipher import ArchiveCipher
+from backupnimbus.ports.compressor import NONE, StreamCompressor
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ class CheckedArchive:
     """The archive's structure, counts and CRCs, all of them found intact."""
     encrypted: bool = False
     """The stored bytes were age-encrypted, and decrypted intact."""
+    compression: str = NONE
+    """How the archive was compressed (GZIP, ZSTD or NONE), and decompressed intact."""
 
 
 @attrs.frozen
@@ -43,7 +47,11 @@ class VerificationReport:
 
 
 def check_stream(
-    *, stream: Readable, cipher: ArchiveCipher | None = None, label: str = "the archive"
+    *,
+    stream: Readable,
+    compressor: StreamCompressor,
+    cipher: ArchiveCipher | None = None,
+    label: str = "the archive",
 ) -> CheckedArchive:
     """Reads `stream` once, hashing the stored bytes while the archive reader walks them, and
     decrypting them first with `cipher` when they are age-encrypted.
@@ -56,16 +64,23 @@ def check_stream(
     digesting = DigestingReader(stream)
     head = _read_up_to(digesting, len(AGE_MAGIC))
     encrypted = head == AGE_MAGIC
-    summary, error = _walk(
+    found, error = _walk(
         _Replaying(head, digesting),
         cipher=(cipher or NoEncryption()) if encrypted else None,
         label=label,
+        compressor=compressor,
+        algorithm=None,
     )
-    if summary is None:
+    if found is None:
         assert error is not None
         raise error
+    summary, compression = found
     return CheckedArchive(
-        size=digesting.size, sha256=digesting.hexdigest(), archive=summary, encrypted=encrypted
+        size=digesting.size,
+        sha256=digesting.hexdigest(),
+        archive=summary,
+        encrypted=encrypted,
+        compression=compression,
     )
 
 
@@ -74,11 +89,14 @@ class VerifyFile:
     """Checks an archive outside the store, which has no manifest: its format and CRCs, after
     decryption when it is age-encrypted."""
 
+    compressor: StreamCompressor
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
 
     def run(self, *, stream: Readable, label: str) -> CheckedArchive:
         """Raises: as `check_stream`."""
-        return check_stream(stream=stream, cipher=self.cipher, label=label)
+        return check_stream(
+            stream=stream, compressor=self.compressor, cipher=self.cipher, label=label
+        )
 
 
 @attrs.frozen
@@ -86,6 +104,8 @@ class VerifyBackup:
     """Checks a stored backup against its manifest and the archive format, in one download."""
 
     store: ObjectStore
+    compressor: StreamCompressor
+    """Decompresses the archive for its walk; the sha256 is of the stored bytes."""
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Decrypts encrypted backups; their sha256 is checked on the stored, encrypted bytes."""
 
@@ -103,17 +123,26 @@ class VerifyBackup:
         manifest = read_manifest(self.store, key=key)
         with self.store.open_read(key=key) as stream:
             digesting = DigestingReader(stream)
-            summary, archive_error = _walk(
-                digesting, cipher=self.cipher if manifest.encrypted else None, label=key
+            found, archive_error = _walk(
+                digesting,
+                cipher=self.cipher if manifest.encrypted else None,
+                label=key,
+                compressor=self.compressor,
+                algorithm=manifest.declared_compression,
             )
             # Read on, so the report can also say whether the stored bytes changed.
             _drain(digesting)
         checked_size, checked_sha = digesting.size, digesting.hexdigest()
         problems = _manifest_problems(manifest, checked_size, checked_sha)
-        if problems or summary is None:
+        if problems or found is None:
             raise _failure(key, manifest, checked_size, checked_sha, problems, archive_error)
+        summary, compression = found
         checked = CheckedArchive(
-            size=checked_size, sha256=checked_sha, archive=summary, encrypted=manifest.encrypted
+            size=checked_size,
+            sha256=checked_sha,
+            archive=summary,
+            encrypted=manifest.encrypted,
+            compression=compression,
         )
         namespace_problems = _namespace_problems(manifest, summary)
         if namespace_problems:
@@ -127,31 +156,44 @@ class VerifyBackup:
 
 
 def _walk(
-    stored: Readable, *, cipher: ArchiveCipher | None, label: str
-) -> tuple[ArchiveSummary | None, VerificationFailedError | None]:
-    """Walks the archive in `stored`, decrypting it with `cipher` when one is given.
+    stored: Readable,
+    *,
+    cipher: ArchiveCipher | None,
+    label: str,
+    compressor: StreamCompressor,
+    algorithm: str | None,
+) -> tuple[tuple[ArchiveSummary, str] | None, VerificationFailedError | None]:
+    """Walks the archive in `stored`, decrypting it with `cipher` when one is given, and
+    decompressing it by `algorithm` (None: by its magic number).
 
-    Returns: the summary, or the damage found. When it returns, `stored` is no longer read by
-    anyone else, so the caller may read on. A missing or wrong identity raises at once, since
-    reading on could tell no more.
+    Returns: the summary and the compression found, or the damage found. When it returns,
+    `stored` is no longer read by anyone else, so the caller may read on. A missing or wrong
+    identity raises at once, since reading on could tell no more.
     """
-    if cipher is None:
+    with contextlib.ExitStack() as stack:
+        plaintext = stored
+        if cipher is not None:
+            plaintext = stack.enter_context(cipher.decrypting(stored, label=label))
         try:
-            return read_archive(stored), None
-        except VerificationFailedError as error:
-            return None, error
-    with cipher.decrypting(stored, label=label) as plaintext:
-        try:
-            summary = read_archive(plaintext)
-            # Past the archive's end: age authenticates its last chunk only at the very end.
+            peeking = PeekingReader(plaintext)
+            found = algorithm or sniff_compression(peeking.peek(4)) or NONE
+            archive = stack.enter_context(
+                plain_archive(peeking, compressor=compressor, label=label, algorithm=found)
+            )
+            summary = read_archive(archive)
+            # Past the archive's end: age authenticates its last chunk only at the very end,
+            # and a compressed stream may hold more after the archive.
+            _drain(archive)
             _drain(plaintext)
         except VerificationFailedError as error:
-            # Decrypting on to the end checks the rest of the ciphertext, and ends the
-            # decryption before the caller reads the stored bytes.
-            with contextlib.suppress(VerificationFailedError):
-                _drain(plaintext)
+            if cipher is not None:
+                # Decrypting on to the end checks the rest of the ciphertext, and ends the
+                # decryption before the caller reads the stored bytes.
+                with contextlib.suppress(VerificationFailedError):
+                    _drain(plaintext)
             return None, error
-        return summary, None
+        return (summary, found), None
+    raise AssertionError("unreachable")
 
 
 def _drain(stream: Readable) -> None:

@@ -11,9 +11,11 @@ from typing import Any
 import attrs
 import cattrs
 
+from backupnimbus.domain.compression_choice import choose_compression
 from backupnimbus.domain.models import SourceInfo
 from backupnimbus.domain.retention import RULES, RetentionPolicy
 from backupnimbus.errors import ConfigInvalidError
+from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, Compression
 from backupnimbus.ports.mailer import EMAIL_ADDRESS
 from backupnimbus.ports.secret_source import SecretSource
 
@@ -56,7 +58,10 @@ class Config:
     notifications: NotificationConfig = NotificationConfig()
     backup_name: str = "mongodb"
     backup_prefix: str = "backups/"
-    backup_compress: bool = True
+    backup_compression: Compression = attrs.field(
+        factory=lambda: Compression(GZIP, DEFAULT_LEVELS[GZIP])
+    )
+    """BACKUP_COMPRESSION (+ _LEVEL), or BACKUP_COMPRESS=false for none."""
     allow_empty_backup: bool = False
     """Store a dump that holds no collection instead of failing with EMPTY_BACKUP."""
     mongodump_path: str = "mongodump"
@@ -195,7 +200,7 @@ def load_config(
     raw["backup_name"] = name or "mongodb"
     prefix = environ.get("BACKUP_PREFIX", "backups/").strip().lstrip("/")
     raw["backup_prefix"] = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-    raw["backup_compress"] = reader.flag("BACKUP_COMPRESS", default=True)
+    raw["backup_compression"] = _compression(reader, environ)
     raw["allow_empty_backup"] = reader.flag("ALLOW_EMPTY_BACKUP", default=False)
     raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
     raw["mongorestore_path"] = reader.plain("MONGORESTORE_PATH") or _sibling_restore(
@@ -220,6 +225,24 @@ def load_config(
     if reader.problems:
         raise ConfigInvalidError(reader.problems)
     return _converter.structure(raw, Config)
+
+
+def _compression(reader: _Reader, environ: Mapping[str, str]) -> dict[str, Any]:
+    compress = (
+        reader.flag("BACKUP_COMPRESS", default=True) if "BACKUP_COMPRESS" in environ else None
+    )
+    algorithm = reader.plain("BACKUP_COMPRESSION")
+    level = None
+    if "BACKUP_COMPRESSION_LEVEL" in environ:
+        level = reader.count("BACKUP_COMPRESSION_LEVEL")
+    try:
+        chosen = choose_compression(
+            compress=compress, algorithm=algorithm.lower() if algorithm else None, level=level
+        )
+    except ConfigInvalidError as exc:
+        reader.problems.extend(exc.problems)
+        chosen = Compression(GZIP, DEFAULT_LEVELS[GZIP])
+    return {"algorithm": chosen.algorithm, "level": chosen.level}
 
 
 def validate_backup_name(name: str) -> str:

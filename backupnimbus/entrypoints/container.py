@@ -11,6 +11,8 @@ import punq
 
 from backupnimbus import __version__
 from backupnimbus.adapters.clock import SystemClock
+from backupnimbus.adapters.compression import FastCompressor
+from backupnimbus.adapters.cpus import usable_cpus
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.domain.backup_job import BackupJob
@@ -29,6 +31,7 @@ from backupnimbus.entrypoints.plugins import PluginRegistry, load_plugins, selec
 from backupnimbus.ports.archive_restorer import ArchiveRestorer
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
+from backupnimbus.ports.compressor import StreamCompressor
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.health_check import HealthCheck
 from backupnimbus.ports.mailer import Mailer
@@ -137,6 +140,7 @@ def build_container(
     )  # fmt: skip
     _register_port(container, Mailer, overrides.get("mailer"), lambda: mailer(config))
     container.register(ArchiveCipher, factory=lambda: _cipher(config), scope=punq.Scope.singleton)
+    container.register(StreamCompressor, instance=FastCompressor(threads=usable_cpus()))
     container.register(
         NotifyOutcome,
         factory=lambda: NotifyOutcome(
@@ -184,6 +188,7 @@ def build_container(
             store=container.resolve(ObjectStore),
             backups=container.resolve(ListBackups),
             restorer=container.resolve(ArchiveRestorer),
+            compressor=container.resolve(StreamCompressor),
             cipher=container.resolve(ArchiveCipher),
         ),
     )

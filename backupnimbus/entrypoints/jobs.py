@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from backupnimbus.domain.compression_choice import CompressionNames, choose_compression
 from backupnimbus.entrypoints.config import Config
 from backupnimbus.entrypoints.lambda_events import Invocation
 from backupnimbus.errors import PartialBackupError
@@ -51,12 +52,16 @@ class Jobs:
         from backupnimbus.entrypoints.documents import job_result_document
         from backupnimbus.ports.clock import Clock
 
-        compress = (
-            self.config.backup_compress if invocation.compress is None else invocation.compress
+        compression = choose_compression(
+            compress=invocation.compress,
+            algorithm=invocation.compression,
+            level=None,
+            fallback=self.config.backup_compression,
+            names=CompressionNames(compress="compress", algorithm="compression", level="level"),
         )
         request = BackupRequest(
             name=invocation.name or self.config.backup_name,
-            compress=compress,
+            compression=compression,
             timestamp=invocation.timestamp,
             deadline=None
             if budget_s is None

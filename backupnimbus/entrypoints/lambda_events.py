@@ -10,10 +10,11 @@ from typing import Any, Literal
 import attrs
 
 from backupnimbus.errors import UsageInvalidError
+from backupnimbus.ports.compressor import ALGORITHMS
 
 MAX_EVENT_BYTES = 64 * 1024
 ACTIONS = ("backup", "verify", "prune")
-_MANUAL_KEYS = {"action", "name", "compress", "timestamp", "key"}
+_MANUAL_KEYS = {"action", "name", "compress", "compression", "timestamp", "key"}
 
 
 @attrs.frozen
@@ -22,6 +23,8 @@ class Invocation:
     name: str | None = None
     """Overrides BACKUP_NAME."""
     compress: bool | None = None
+    compression: str | None = None
+    """"gzip", "zstd" or "none"; checked against `compress` and the configuration."""
     """Overrides BACKUP_COMPRESS."""
     timestamp: datetime | None = None
     """Overrides the clock for the key."""
@@ -65,9 +68,19 @@ def parse_event(event: Any) -> Invocation:
     key = event.get("key")
     if key is not None and (not isinstance(key, str) or not key):
         problems.append("key must be a non-empty string")
+    compression = event.get("compression")
+    if compression is not None and compression not in ALGORITHMS:
+        problems.append(f"compression must be one of {', '.join(ALGORITHMS)}")
     if problems:
         raise UsageInvalidError(problems)
-    return Invocation(action=action, name=name, compress=compress, timestamp=timestamp, key=key)
+    return Invocation(
+        action=action,
+        name=name,
+        compress=compress,
+        compression=compression,
+        timestamp=timestamp,
+        key=key,
+    )
 
 
 def _timestamp(value: Any, problems: list[str]) -> datetime | None:

@@ -62,7 +62,7 @@ def _demo() -> int:
             configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
             container = build_container(config)
             result = container.resolve(RunBackup).run(
-                request=BackupRequest(name="demo", compress=config.backup_compress)
+                request=BackupRequest(name="demo", compression=config.backup_compression)
             )
             report = container.resolve(VerifyBackup).run(key=result.manifest.key)
         except BackupNimbusError as error:

@@ -15,6 +15,8 @@ SUFFIXES = {GZIP: ".gz", ZSTD: ".zst", NONE: ""}
 """What each algorithm adds to an archive's key after `.archive`."""
 LEVELS = {GZIP: range(0, 4), ZSTD: range(1, 20), NONE: range(0)}
 """The levels each algorithm accepts: ISA-L's 0-3 for gzip, zstd's 1-19."""
+DEFAULT_LEVELS: dict[str, int | None] = {GZIP: 2, ZSTD: 3, NONE: None}
+"""Chosen by `make bench` (docs/benchmarks.md): speed first, at a size close to mongodump's."""
 
 
 @attrs.frozen

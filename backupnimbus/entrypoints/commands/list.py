@@ -43,6 +43,7 @@ def record_document(record: BackupRecord) -> dict[str, Any]:
         "size": record.size,
         "sha256": manifest.sha256 if manifest else None,
         "compressed": record.compressed,
+        "compression": record.compression,
         "encrypted": record.encrypted,
         "complete": record.complete,
         "status": record.state,
@@ -53,6 +54,7 @@ def record_document(record: BackupRecord) -> dict[str, Any]:
 
 
 _FLAGS = {"gz": "compressed", "age": "encrypted"}
+_FLAG_NAMES = {"gzip": "gz", "zstd": "zst"}
 
 
 def render(document: dict[str, Any]) -> str:
@@ -61,7 +63,14 @@ def render(document: dict[str, Any]) -> str:
         return "No backups found."
     rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", "KEY")]
     for item in backups:
-        flags = ",".join(flag for flag, field in _FLAGS.items() if item[field]) or "-"
+        flags = (
+            ",".join(
+                _FLAG_NAMES.get(item.get("compression"), "gz") if field == "compressed" else flag
+                for flag, field in _FLAGS.items()
+                if item[field]
+            )
+            or "-"
+        )
         rows.append((
             item["name"], item["timestamp"], _human_size(item["size"]),
             (item["sha256"] or "-")[:12], flags, _status(item), item["key"],

@@ -95,15 +95,17 @@ def _check_before_writing(handle: Any, path: str, container: Any) -> None:
     from backupnimbus.domain.verify_backup import check_stream
     from backupnimbus.errors import VerificationFailedError
     from backupnimbus.ports.cipher import ArchiveCipher
+    from backupnimbus.ports.compressor import StreamCompressor
 
     encrypted = handle.read(len(AGE_MAGIC)) == AGE_MAGIC
     handle.seek(0)
+    compressor = container.resolve(StreamCompressor)
     try:
         if encrypted:
             with container.resolve(ArchiveCipher).decrypting(handle, label=path) as plaintext:
-                check_stream(stream=plaintext)
+                check_stream(stream=plaintext, compressor=compressor)
         else:
-            check_stream(stream=handle)
+            check_stream(stream=handle, compressor=compressor)
     except VerificationFailedError as damaged:
         raise VerificationFailedError(
             f"{path} is not an intact archive, so nothing was restored: {damaged.message}",

@@ -86,7 +86,8 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
     return {
         "size": checked.size,
         "sha256": checked.sha256,
-        "compressed": archive.gzipped,
+        "compressed": checked.compression != "none",
+        "compression": checked.compression,
         "encrypted": checked.encrypted,
         "archive": {
             "bytes": archive.bytes_read,
@@ -136,6 +137,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def _forms(document: dict[str, Any]) -> str:
-    forms = [form for form, flag in (("age", "encrypted"), ("gzip", "compressed"))
-             if document.get(flag)]  # fmt: skip
+    forms = ["age"] if document.get("encrypted") else []
+    if document.get("compressed"):
+        forms.append(str(document.get("compression") or "gzip"))
     return f" ({', '.join(forms)})" if forms else ""
