@@ -316,7 +316,8 @@ def test_bad_input_gets_a_clean_error(
     case: Case, request: pytest.FixtureRequest, tmp_path: Path, mongo_tools: Path
 ) -> None:
     store = tmp_path / "store"
-    base = {"LOCAL_BACKUP_DIR": str(store), "MONGODUMP_PATH": str(mongo_tools / "mongodump")}
+    base = {"STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(store),
+            "MONGODUMP_PATH": str(mongo_tools / "mongodump")}  # fmt: skip
     if case.kind == "event":
         handler = make_handler({**GOOD, **base})
         with pytest.raises(InvocationFailedError) as raised:
@@ -324,7 +325,7 @@ def test_bad_input_gets_a_clean_error(
         document = json.loads(str(raised.value))["error"]
         output = str(raised.value)
     elif case.kind == "env":
-        completed = run_cli(["run"], {**case.given, **base})
+        completed = run_cli(["run"], {**base, **case.given})
         document, output = error_document(completed.stderr), completed.stdout + completed.stderr
         assert completed.returncode == case.exit_code, output
     elif case.kind == "cli":

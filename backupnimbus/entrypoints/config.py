@@ -46,7 +46,7 @@ class NotificationConfig:
 class Config:
     mongo_uri: str | None = attrs.field(default=None, repr=False)
     bucket: str | None = None
-    """When None, backups go to `local_backup_dir`."""
+    """AWS_S3_BUCKET_NAME; the local store (STORAGE_BACKEND=local) needs none."""
     aws_access_key_id: str | None = attrs.field(default=None, repr=False)
     aws_secret_access_key: str | None = attrs.field(default=None, repr=False)
     aws_session_token: str | None = attrs.field(default=None, repr=False)
@@ -67,7 +67,8 @@ class Config:
     local_backup_dir: str = "./backups"
     in_lambda: bool = False
     storage_backend: str | None = None
-    """STORAGE_BACKEND: a built-in ("s3", "local") or plugin store; default by bucket."""
+    """STORAGE_BACKEND: a built-in ("s3", "local") or plugin store; "s3" when only a bucket is
+    set; None when neither is, which load_config refuses when the work needs a store."""
     mailer_backend: str | None = None
     """MAILER_BACKEND: a built-in ("ses", "log") or plugin mailer; default by notifications."""
     retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
@@ -114,9 +115,17 @@ _converter = cattrs.Converter(forbid_extra_keys=True)
 
 
 def load_config(
-    environ: Mapping[str, str], *, secrets: SecretSource, require_mongo: bool = True
+    environ: Mapping[str, str],
+    *,
+    secrets: SecretSource,
+    require_mongo: bool = True,
+    require_store: bool = False,
 ) -> Config:
-    """Raises ConfigInvalidError that lists every problem; never includes a secret value."""
+    """Raises ConfigInvalidError that lists every problem; never includes a secret value.
+
+    Args: require_store: the work needs a store, which must be chosen explicitly (a bucket, or
+    STORAGE_BACKEND): a backup that silently lands on a container's disk is as good as lost.
+    """
     reader = _Reader(environ, secrets)
     in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     raw: dict[str, Any] = {"in_lambda": in_lambda}
@@ -208,7 +217,16 @@ def load_config(
     raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
     raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
     raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
-    raw["storage_backend"] = reader.plain("STORAGE_BACKEND")
+    raw["storage_backend"] = reader.plain("STORAGE_BACKEND") or ("s3" if bucket else None)
+    # A bucket that is set but unusable is already reported.
+    bucket_missing = "AWS_S3_BUCKET_NAME" not in environ
+    if require_store and bucket_missing and raw["storage_backend"] is None:
+        reader.problem(
+            "no store configured: set AWS_S3_BUCKET_NAME (base64-encoded) to back up to S3, "
+            "or STORAGE_BACKEND=local to use the directory in LOCAL_BACKUP_DIR (default ./backups)"
+        )
+    elif require_store and bucket_missing and raw["storage_backend"] == "s3":
+        reader.problem("STORAGE_BACKEND=s3 needs AWS_S3_BUCKET_NAME, the base64-encoded bucket")
     raw["retention"] = {rule: reader.count(f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
     raw["age_recipients"] = _age_recipients(reader)
     raw["age_identities"] = _age_identities(reader)

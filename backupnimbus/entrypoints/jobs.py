@@ -47,7 +47,7 @@ class Jobs:
         """Args: budget_s: seconds the backup may take before it is stopped (TIMEOUT)."""
         from backupnimbus.domain.backup_job import BackupJob
         from backupnimbus.domain.models import BackupRequest
-        from backupnimbus.entrypoints.documents import job_result_document
+        from backupnimbus.entrypoints.documents import job_result_document, store_document
         from backupnimbus.ports.clock import Clock
 
         compress = (
@@ -71,12 +71,13 @@ class Jobs:
             raise
         manifest = job.backup.manifest
         _metric(request.name, succeeded=True, size=manifest.size, started=started, at=clock.now())
-        return job_result_document(job)
+        return {**job_result_document(job), "store": store_document(self.config)}
 
     def verify(self, invocation: Invocation) -> dict[str, Any]:
         from backupnimbus.domain.list_backups import ListBackups, latest_complete
         from backupnimbus.domain.verify_backup import VerifyBackup
         from backupnimbus.entrypoints.commands.verify import verified_document
+        from backupnimbus.entrypoints.documents import store_document
 
         key = invocation.key
         if key is None:
@@ -84,14 +85,16 @@ class Jobs:
                 name=invocation.name or self.config.backup_name
             )
             key = latest_complete(records).key
-        return verified_document(self.container.resolve(VerifyBackup).run(key=key))
+        report = self.container.resolve(VerifyBackup).run(key=key)
+        return {**verified_document(report), "store": store_document(self.config)}
 
     def prune(self) -> dict[str, Any]:
         from backupnimbus.domain.prune_backups import PruneBackups
         from backupnimbus.entrypoints.commands.prune import prune_result_document
+        from backupnimbus.entrypoints.documents import store_document
 
         result = self.container.resolve(PruneBackups).run(policy=self.config.retention)
-        return prune_result_document(result)
+        return {**prune_result_document(result), "store": store_document(self.config)}
 
 
 def _metric(name: str, *, succeeded: bool, size: int, started: datetime, at: datetime) -> None:

@@ -26,10 +26,14 @@ def register(commands: Any) -> None:
 def list_backups(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups
     from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.documents import store_document
 
-    _, container = bootstrap(require_mongo=False)
+    config, container = bootstrap(require_mongo=False)
     records = container.resolve(ListBackups).run(name=args.name)
-    return {"backups": [record_document(record) for record in records]}
+    return {
+        "store": store_document(config),
+        "backups": [record_document(record) for record in records],
+    }
 
 
 def record_document(record: BackupRecord) -> dict[str, Any]:
@@ -52,9 +56,11 @@ _FLAGS = {"gz": "compressed", "age": "encrypted"}
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     backups = document["backups"]
     if not backups:
-        return "No backups found."
+        return f"No backups found in {store_line(document)}."
     rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", "KEY")]
     for item in backups:
         flags = ",".join(flag for flag, field in _FLAGS.items() if item[field]) or "-"
@@ -63,10 +69,11 @@ def render(document: dict[str, Any]) -> str:
             (item["sha256"] or "-")[:12], flags, item["status"], item["key"],
         ))  # fmt: skip
     widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
-    return "\n".join(
+    table = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
-    )
+    ]
+    return "\n".join([*table, f"in {store_line(document)}"])
 
 
 def _human_size(size: int) -> str:

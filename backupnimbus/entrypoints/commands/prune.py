@@ -49,12 +49,13 @@ def keep_count(value: str) -> int:
 def prune(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.prune_backups import PruneBackups
     from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.documents import store_document
 
     config, container = bootstrap(require_mongo=False)
     result = container.resolve(PruneBackups).run(
         policy=policy_from(args, default=config.retention), name=args.name, dry_run=args.dry_run
     )
-    return prune_result_document(result)
+    return {**prune_result_document(result), "store": store_document(config)}
 
 
 def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> RetentionPolicy:
@@ -81,8 +82,13 @@ def prune_result_document(result: PruneResult) -> dict[str, Any]:
 
 def render(document: dict[str, Any]) -> str:
     rules = ", ".join(f"{rule} {n}" for rule, n in document["policy"].items() if n)
+    from backupnimbus.entrypoints.documents import store_line
+
     dry = document["dry_run"]
     lines = [f"Policy: keep {rules}" + (" (dry run: nothing was deleted)" if dry else "")]
+    store = store_line(document)
+    if store:
+        lines.insert(0, f"Store: {store}")
     lines.append(f"Keep {document['counts']['kept']} backup(s):")
     for kept in document["kept"]:
         why = ", ".join(kept["reasons"])

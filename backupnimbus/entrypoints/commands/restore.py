@@ -47,12 +47,13 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
     from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.container import build_container
+    from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.entrypoints.logging import configure_logging
     from backupnimbus.errors import UsageInvalidError
     from backupnimbus.ports.archive_restorer import RestoreOptions
     from backupnimbus.redaction import Redactor
 
-    config, container = bootstrap(require_mongo=False)
+    config, container = bootstrap(require_mongo=False, require_store=args.file is None)
     if args.target_uri is not None:
         if not args.target_uri.startswith(_URI_SCHEMES):
             raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
@@ -74,7 +75,7 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
         request = RestoreRequest(key=args.key, latest=args.latest, name=args.name, options=options)
-        return result_document(use_case.run(request=request))
+        return {**result_document(use_case.run(request=request)), "store": store_document(config)}
     try:
         handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below
     except OSError as exc:
@@ -128,12 +129,17 @@ def result_document(result: RestoreResult) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     source = document["key"] or document["file"]
+    store = store_line(document)
     hosts = ",".join(document["target_hosts"])
     if document["dry_run"]:
         lines = [f"Dry run: would restore {source} into {hosts} (nothing was written)"]
     else:
         lines = [f"Restored {source} into {hosts}"]
+    if store:
+        lines.append(f"  from {store}")
     for namespace, count in document["namespaces"].items():
         lines.append(f"  {namespace}  {'?' if count is None else count} documents")
     if not document["namespaces"]:

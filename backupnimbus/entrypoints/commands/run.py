@@ -47,8 +47,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     lines = [
         f"Backup complete: {document['key']}",
+        f"  store     {store_line(document)}",
         f"  size      {document['size']} bytes",
         f"  sha256    {document['sha256']}",
         f"  duration  {document['duration_s']} s",

@@ -40,18 +40,20 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups, latest_complete
     from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
     from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.errors import UsageInvalidError
 
     if args.key is None and not args.latest and args.file is None:
         raise UsageInvalidError(["verify needs a KEY, --latest or --file PATH"])
-    config, container = bootstrap(require_mongo=False)
+    config, container = bootstrap(require_mongo=False, require_store=args.file is None)
     if args.file is not None:
         return _verify_file(args.file, container.resolve(VerifyFile))
     key = args.key
     if args.latest:
         name = args.name or config.backup_name
         key = latest_complete(container.resolve(ListBackups).run(name=name)).key
-    return verified_document(container.resolve(VerifyBackup).run(key=key))
+    report = container.resolve(VerifyBackup).run(key=key)
+    return {**verified_document(report), "store": store_document(config)}
 
 
 def verified_document(report: VerificationReport) -> dict[str, Any]:
@@ -105,10 +107,14 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     where = document.get("key") or document["file"]
     namespaces = document["namespaces"]
+    store = store_line(document)
     lines = [
         f"Verified: {where}",
+        *([f"  store     {store}"] if store else []),
         f"  size      {document['size']} bytes" + _forms(document),
         f"  sha256    {document['sha256']}"
         + (" (matches the manifest)" if "manifest_sha256" in document else ""),
