@@ -138,6 +138,22 @@ CASES = [
         {"MONGODUMP_NS_EXCLUDE": "other.x"},
         "MONGODUMP_NS_EXCLUDE pattern 'other.x'",
     ),
+    env_case("prefix-dot-dot", {"BACKUP_PREFIX": "x/../"}, "BACKUP_PREFIX must not hold"),
+    env_case("prefix-empty-segment", {"BACKUP_PREFIX": "a//"}, "BACKUP_PREFIX must not hold"),
+    env_case("prefix-dot", {"BACKUP_PREFIX": "./backups"}, "BACKUP_PREFIX must not hold"),
+    env_case(
+        "prefix-leading-slash", {"BACKUP_PREFIX": "/backups/"}, "BACKUP_PREFIX must not start"
+    ),
+    env_case(
+        "prefix-key-too-long",
+        {"BACKUP_PREFIX": "p/" * 480, "BACKUP_NAME": "n" * 40},
+        "S3 allows at most 1024",
+    ),
+    env_case(
+        "prefix-segment-too-long-locally",
+        {"BACKUP_PREFIX": "p" * 300},
+        "BACKUP_PREFIX segments must be at most 255 bytes for the local store",
+    ),
     env_case(
         "storage-backend-unknown",
         {"STORAGE_BACKEND": "ftp"},

@@ -200,8 +200,7 @@ def load_config(
             "starting with a letter or digit"
         )
     raw["backup_name"] = name or "mongodb"
-    prefix = environ.get("BACKUP_PREFIX", "backups/").strip().lstrip("/")
-    raw["backup_prefix"] = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    raw["backup_prefix"] = _backup_prefix(reader, environ.get("BACKUP_PREFIX", "backups/"))
     raw["backup_compress"] = reader.flag("BACKUP_COMPRESS", default=True)
     raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
     raw["mongorestore_path"] = reader.plain("MONGORESTORE_PATH") or _sibling_restore(
@@ -232,9 +231,74 @@ def load_config(
     raw["age_identities"] = _age_identities(reader)
     raw["s3_sse"], raw["s3_kms_key_id"] = _server_side_encryption(reader)
 
+    if raw["storage_backend"] == "local":
+        long = [
+            s for s in raw["backup_prefix"].split("/") if len(s.encode()) > _LOCAL_SEGMENT_BYTES
+        ]
+        if long:
+            reader.problem(
+                f"BACKUP_PREFIX segments must be at most {_LOCAL_SEGMENT_BYTES} bytes for the "
+                f"local store, a directory each (one is {len(long[0].encode())}): split it with '/'"
+            )
+    if name is None or _NAME.match(name):
+        too_long = key_length_problem(raw["backup_prefix"], raw["backup_name"], "BACKUP_NAME")
+        if too_long:
+            reader.problem(too_long)
+
     if reader.problems:
         raise ConfigInvalidError(reader.problems)
     return _converter.structure(raw, Config)
+
+
+S3_KEY_BYTES = 1024
+_LOCAL_SEGMENT_BYTES = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _backup_prefix(reader: _Reader, value: str) -> str:
+    """BACKUP_PREFIX with exactly one trailing '/', or "" for the top of the bucket; a prefix
+    S3 would store but no one could navigate ('a//b', '../x') is refused, not rewritten."""
+    prefix = value.strip()
+    if not prefix:
+        return ""
+    if prefix.startswith("/"):
+        reader.problem(
+            "BACKUP_PREFIX must not start with '/': keys in a bucket are relative, "
+            "e.g. backups/ (or an empty value for the top of the bucket)"
+        )
+        return "backups/"
+    if _CONTROL.search(prefix):
+        reader.problem("BACKUP_PREFIX must not hold control characters")
+        return "backups/"
+    segments = prefix.removesuffix("/").split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        reader.problem(
+            "BACKUP_PREFIX must not hold an empty, '.' or '..' segment ('a//', './x', 'x/../'): "
+            "give names separated by single '/', e.g. backups/nightly/"
+        )
+        return "backups/"
+    return prefix.removesuffix("/") + "/"
+
+
+def key_length_problem(prefix: str, name: str, source: str) -> str | None:
+    """Why `name` under `prefix` would make a key longer than S3 allows, or None; `source` is
+    where the name came from (BACKUP_NAME, --name, the event's name)."""
+    from datetime import UTC, datetime
+
+    from backupnimbus.domain.keys import archive_key, manifest_key
+
+    longest = manifest_key(
+        archive_key(prefix=prefix, name=name, at=datetime(9999, 12, 31, tzinfo=UTC),
+                    compressed=True, encrypted=True)
+    )  # fmt: skip
+    size = len(longest.encode())
+    if size <= S3_KEY_BYTES:
+        return None
+    return (
+        f"BACKUP_PREFIX ({len(prefix.encode())} bytes) and {source} ({len(name.encode())} bytes, "
+        f"twice in every key) make keys of up to {size} bytes, and S3 allows at most "
+        f"{S3_KEY_BYTES}: shorten BACKUP_PREFIX or {source}"
+    )
 
 
 def validate_backup_name(name: str) -> str:

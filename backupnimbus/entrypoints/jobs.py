@@ -43,12 +43,27 @@ class Jobs:
             return self.prune()
         return self.backup(invocation, budget_s=lambda_budget_s(context))
 
-    def backup(self, invocation: Invocation, *, budget_s: float | None = None) -> dict[str, Any]:
-        """Args: budget_s: seconds the backup may take before it is stopped (TIMEOUT)."""
+    def backup(
+        self,
+        invocation: Invocation,
+        *,
+        budget_s: float | None = None,
+        name_source: str = "the event's name",
+    ) -> dict[str, Any]:
+        """Args: budget_s: seconds the backup may take before it is stopped (TIMEOUT);
+        name_source: what a user calls the invocation's name (--name, the event's name)."""
         from backupnimbus.domain.backup_job import BackupJob
         from backupnimbus.domain.models import BackupRequest
+        from backupnimbus.entrypoints.config import key_length_problem
         from backupnimbus.entrypoints.documents import job_result_document, store_document
+        from backupnimbus.errors import UsageInvalidError
         from backupnimbus.ports.clock import Clock
+
+        if invocation.name is not None:
+            # BACKUP_NAME was checked with the configuration; a name given now, only here.
+            too_long = key_length_problem(self.config.backup_prefix, invocation.name, name_source)
+            if too_long:
+                raise UsageInvalidError([too_long])
 
         compress = (
             self.config.backup_compress if invocation.compress is None else invocation.compress
