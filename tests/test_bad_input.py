@@ -178,6 +178,26 @@ CASES = [
         "event-timestamp-list", {"timestamp": ["2025-04-07"]}, "timestamp must be an ISO 8601"
     ),
     event_case(
+        "event-timestamp-before-1970",
+        {"timestamp": "1969-12-31T23:59:59Z"},
+        "timestamp must be between 1970 and 9999",
+    ),
+    event_case(
+        "event-timestamp-underflow",
+        {"timestamp": "0001-01-01T00:00:00+14:00"},
+        "timestamp must be between 1970 and 9999",
+    ),
+    event_case(
+        "event-timestamp-overflow",
+        {"timestamp": "9999-12-31T23:30:00-05:00"},
+        "timestamp must be between 1970 and 9999",
+    ),
+    event_case(
+        "event-timestamp-bad-offset",
+        {"timestamp": "2025-04-07T10:15:30+25:00"},
+        "timestamp must be an ISO 8601",
+    ),
+    event_case(
         "event-key-number", {"action": "verify", "key": 7}, "key must be a non-empty string"
     ),
     event_case(
@@ -198,6 +218,26 @@ CASES = [
     cli_case("cli-no-command", [], "the following arguments are required: COMMAND"),
     cli_case("cli-unknown-command", ["backup"], "invalid choice: 'backup'"),
     cli_case("cli-timestamp-word", ["run", "--timestamp", "yesterday"], "not an ISO 8601 time"),
+    cli_case(
+        "cli-timestamp-before-1970",
+        ["run", "--timestamp", "1969-12-31T23:59:59Z"],
+        "argument --timestamp: outside the years 1970 to 9999",
+    ),
+    cli_case(
+        "cli-timestamp-underflow",
+        ["run", "--timestamp", "0001-01-01T00:00:00+14:00"],
+        "argument --timestamp: outside the years 1970 to 9999",
+    ),
+    cli_case(
+        "cli-timestamp-overflow",
+        ["run", "--timestamp", "9999-12-31T23:30:00-05:00"],
+        "argument --timestamp: outside the years 1970 to 9999",
+    ),
+    cli_case(
+        "cli-timestamp-year-zero",
+        ["run", "--timestamp", "0000-01-01T00:00:00Z"],
+        "argument --timestamp: not an ISO 8601 time",
+    ),
     cli_case("cli-name-path", ["run", "--name", "../etc"], "invalid name '../etc'"),
     cli_case(
         "cli-timeout-zero", ["run", "--timeout", "0"], "not a positive number of seconds: '0'"

@@ -5,15 +5,29 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+FIRST_YEAR, LAST_YEAR = 1970, 9999
+
+
+class OutOfRangeError(argparse.ArgumentTypeError):
+    """A well-formed time outside FIRST_YEAR..LAST_YEAR."""
+
 
 def iso_timestamp(value: str) -> datetime:
+    """The time in UTC; without an offset the time is taken as UTC. Outside the years 1970 to
+    9999 (in UTC) it is refused: such a key sorts wrongly and may not even be writable."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not an ISO 8601 time: {value!r} (e.g. 2025-04-07T10:15:30Z)"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        in_utc = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:00-05:00 in UTC
+        in_utc = None
+    if in_utc is None or not FIRST_YEAR <= in_utc.year <= LAST_YEAR:
+        raise OutOfRangeError(f"outside the years {FIRST_YEAR} to {LAST_YEAR} (in UTC): {value!r}")
+    return in_utc
 
 
 def backup_name(value: str) -> str:
