@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backupnimbus.entrypoints.config import Config
 
 FIRST_YEAR, LAST_YEAR = 1970, 9999
 
@@ -37,3 +41,20 @@ def backup_name(value: str) -> str:
         return validate_backup_name(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"invalid name {value!r}: expected {exc}") from None
+
+
+def add_set_selection(parser: Any, *, what: str) -> None:
+    """--name NAME (default BACKUP_NAME) or --all-sets: a command that may delete or restore
+    works on one backup set unless every set is asked for in so many words."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--name", type=backup_name, help=f"{what} this backup set (default: BACKUP_NAME)"
+    )
+    which.add_argument("--all-sets", action="store_true", help=f"{what} every backup set")
+
+
+def selected_set(args: argparse.Namespace, config: Config) -> str | None:
+    """The backup set the command works on; None: every set (--all-sets)."""
+    if args.all_sets:
+        return None
+    return str(args.name or config.backup_name)

@@ -40,7 +40,7 @@ class Jobs:
         if invocation.action == "verify":
             return self.verify(invocation)
         if invocation.action == "prune":
-            return self.prune()
+            return self.prune(invocation)
         return self.backup(invocation, budget_s=lambda_budget_s(context))
 
     def backup(
@@ -103,13 +103,15 @@ class Jobs:
         report = self.container.resolve(VerifyBackup).run(key=key)
         return {**verified_document(report), "store": store_document(self.config)}
 
-    def prune(self) -> dict[str, Any]:
+    def prune(self, invocation: Invocation) -> dict[str, Any]:
+        """Prunes the event's set, else BACKUP_NAME's: never another set's backups."""
         from backupnimbus.domain.prune_backups import PruneBackups
         from backupnimbus.entrypoints.commands.prune import prune_result_document
         from backupnimbus.entrypoints.documents import store_document
 
-        result = self.container.resolve(PruneBackups).run(policy=self.config.retention)
-        return {**prune_result_document(result), "store": store_document(self.config)}
+        name = invocation.name or self.config.backup_name
+        result = self.container.resolve(PruneBackups).run(policy=self.config.retention, name=name)
+        return {**prune_result_document(result), "set": name, "store": store_document(self.config)}
 
 
 def _metric(name: str, *, succeeded: bool, size: int, started: datetime, at: datetime) -> None:

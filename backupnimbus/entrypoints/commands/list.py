@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.list_backups import BackupRecord
@@ -16,22 +16,23 @@ def register(commands: Any) -> None:
         description="A backup without a manifest is listed as incomplete: its upload never "
         "finished, so it cannot be trusted for a restore.",
     )
-    parser.add_argument(
-        "--name", type=backup_name, help="list only this backup set (default: every set)"
-    )
+    add_set_selection(parser, what="list")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=list_backups, render=render)
 
 
 def list_backups(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.documents import store_document
 
     config, container = bootstrap(require_mongo=False)
-    records = container.resolve(ListBackups).run(name=args.name)
+    name = selected_set(args, config)
+    records = container.resolve(ListBackups).run(name=name)
     return {
         "store": store_document(config),
+        "set": name,
         "backups": [record_document(record) for record in records],
     }
 
@@ -60,7 +61,8 @@ def render(document: dict[str, Any]) -> str:
 
     backups = document["backups"]
     if not backups:
-        return f"No backups found in {store_line(document)}."
+        where = "any set" if document["set"] is None else f"set {document['set']}"
+        return f"No backups of {where} found in {store_line(document)}."
     rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", "KEY")]
     for item in backups:
         flags = ",".join(flag for flag, field in _FLAGS.items() if item[field]) or "-"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.restore_backup import RestoreResult
@@ -25,9 +25,7 @@ def register(commands: Any) -> None:
     source.add_argument(
         "--file", metavar="PATH", help="a local mongodump archive (gzipped, age-encrypted, or not)"
     )
-    parser.add_argument(
-        "--name", type=backup_name, help="with --latest: only this backup set (default: any)"
-    )
+    add_set_selection(parser, what="with --latest: pick from")
     parser.add_argument("--target-uri", metavar="URI", help="default: RESTORE_TARGET_URI")
     parser.add_argument(
         "--ns-include", action="append", default=[], metavar="PAT",
@@ -45,6 +43,7 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     import attrs
 
     from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.container import build_container
     from backupnimbus.entrypoints.documents import store_document
@@ -74,7 +73,8 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     )
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
-        request = RestoreRequest(key=args.key, latest=args.latest, name=args.name, options=options)
+        name = selected_set(args, config) if args.latest else None
+        request = RestoreRequest(key=args.key, latest=args.latest, name=name, options=options)
         return {**result_document(use_case.run(request=request)), "store": store_document(config)}
     try:
         handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below

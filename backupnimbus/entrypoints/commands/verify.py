@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifyFile
@@ -29,9 +29,7 @@ def register(commands: Any) -> None:
         metavar="PATH",
         help="a local archive (no store, no manifest), age-encrypted or not",
     )
-    parser.add_argument(
-        "--name", type=backup_name, help="the set --latest picks from (default: BACKUP_NAME)"
-    )
+    add_set_selection(parser, what="with --latest: pick from")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=verify, render=render)
 
@@ -39,6 +37,7 @@ def register(commands: Any) -> None:
 def verify(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups, latest_complete
     from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.errors import UsageInvalidError
@@ -50,7 +49,7 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
         return _verify_file(args.file, container.resolve(VerifyFile))
     key = args.key
     if args.latest:
-        name = args.name or config.backup_name
+        name = selected_set(args, config)
         key = latest_complete(container.resolve(ListBackups).run(name=name)).key
     report = container.resolve(VerifyBackup).run(key=key)
     return {**verified_document(report), "store": store_document(config)}
