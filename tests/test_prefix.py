@@ -33,6 +33,7 @@ def problems(env: dict[str, str]) -> str:
         ("a/./b", "'..' segment"),
         ("/backups", "BACKUP_PREFIX must not start with '/'"),
         ("ok/\x01/", "BACKUP_PREFIX must not hold control characters"),
+        ("bad-\udcff/", "BACKUP_PREFIX must be valid UTF-8"),
         ("p" * 1100, "S3 allows at most 1024"),
     ],
 )

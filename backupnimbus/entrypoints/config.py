@@ -270,6 +270,11 @@ def _backup_prefix(reader: _Reader, value: str) -> str:
     if _CONTROL.search(prefix):
         reader.problem("BACKUP_PREFIX must not hold control characters")
         return "backups/"
+    try:
+        prefix.encode()
+    except UnicodeEncodeError:  # undecodable bytes in the environment (surrogate escapes)
+        reader.problem("BACKUP_PREFIX must be valid UTF-8")
+        return "backups/"
     segments = prefix.removesuffix("/").split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         reader.problem(
