@@ -22,6 +22,7 @@ from tests.support.servers import (
 
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def b64(text: str) -> str:
@@ -81,14 +82,14 @@ def database(secantus: Secantus) -> str:
 def run_cli(
     args: list[str], env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Runs the installed `backupnimbus` console script with exactly `env` (plus PATH, HOME)."""
+    """Runs the installed `backupnimbus` console script with exactly `env` (plus PATH, HOME),
+    importing this checkout's package: an editable install may point at another one."""
     base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
-    if "PYTHONPATH" in os.environ:
-        # A work tree tested with the shared venv: the console script must run this tree's code.
-        base["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    paths = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
+    merged = {**base, **env, "PYTHONPATH": os.pathsep.join([*paths, str(REPO)])}
     return subprocess.run(
         [venv_script("backupnimbus"), *args],
-        env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env=merged, cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 
 

@@ -138,6 +138,22 @@ CASES = [
         {"MONGODUMP_NS_EXCLUDE": "other.x"},
         "MONGODUMP_NS_EXCLUDE pattern 'other.x'",
     ),
+    env_case("prefix-dot-dot", {"BACKUP_PREFIX": "x/../"}, "BACKUP_PREFIX must not hold"),
+    env_case("prefix-empty-segment", {"BACKUP_PREFIX": "a//"}, "BACKUP_PREFIX must not hold"),
+    env_case("prefix-dot", {"BACKUP_PREFIX": "./backups"}, "BACKUP_PREFIX must not hold"),
+    env_case(
+        "prefix-leading-slash", {"BACKUP_PREFIX": "/backups/"}, "BACKUP_PREFIX must not start"
+    ),
+    env_case(
+        "prefix-key-too-long",
+        {"BACKUP_PREFIX": "p/" * 480, "BACKUP_NAME": "n" * 40},
+        "S3 allows at most 1024",
+    ),
+    env_case(
+        "prefix-segment-too-long-locally",
+        {"BACKUP_PREFIX": "p" * 300},
+        "BACKUP_PREFIX segments must be at most 255 bytes for the local store",
+    ),
     env_case(
         "storage-backend-unknown",
         {"STORAGE_BACKEND": "ftp"},
@@ -162,6 +178,26 @@ CASES = [
         "event-timestamp-list", {"timestamp": ["2025-04-07"]}, "timestamp must be an ISO 8601"
     ),
     event_case(
+        "event-timestamp-before-1970",
+        {"timestamp": "1969-12-31T23:59:59Z"},
+        "timestamp must be between 1970 and 9999",
+    ),
+    event_case(
+        "event-timestamp-underflow",
+        {"timestamp": "0001-01-01T00:00:00+14:00"},
+        "timestamp must be between 1970 and 9999",
+    ),
+    event_case(
+        "event-timestamp-overflow",
+        {"timestamp": "9999-12-31T23:30:00-05:00"},
+        "timestamp must be between 1970 and 9999",
+    ),
+    event_case(
+        "event-timestamp-bad-offset",
+        {"timestamp": "2025-04-07T10:15:30+25:00"},
+        "timestamp must be an ISO 8601",
+    ),
+    event_case(
         "event-key-number", {"action": "verify", "key": 7}, "key must be a non-empty string"
     ),
     event_case(
@@ -182,6 +218,26 @@ CASES = [
     cli_case("cli-no-command", [], "the following arguments are required: COMMAND"),
     cli_case("cli-unknown-command", ["backup"], "invalid choice: 'backup'"),
     cli_case("cli-timestamp-word", ["run", "--timestamp", "yesterday"], "not an ISO 8601 time"),
+    cli_case(
+        "cli-timestamp-before-1970",
+        ["run", "--timestamp", "1969-12-31T23:59:59Z"],
+        "argument --timestamp: outside the years 1970 to 9999",
+    ),
+    cli_case(
+        "cli-timestamp-underflow",
+        ["run", "--timestamp", "0001-01-01T00:00:00+14:00"],
+        "argument --timestamp: outside the years 1970 to 9999",
+    ),
+    cli_case(
+        "cli-timestamp-overflow",
+        ["run", "--timestamp", "9999-12-31T23:30:00-05:00"],
+        "argument --timestamp: outside the years 1970 to 9999",
+    ),
+    cli_case(
+        "cli-timestamp-year-zero",
+        ["run", "--timestamp", "0000-01-01T00:00:00Z"],
+        "argument --timestamp: not an ISO 8601 time",
+    ),
     cli_case("cli-name-path", ["run", "--name", "../etc"], "invalid name '../etc'"),
     cli_case(
         "cli-timeout-zero", ["run", "--timeout", "0"], "not a positive number of seconds: '0'"
@@ -316,7 +372,8 @@ def test_bad_input_gets_a_clean_error(
     case: Case, request: pytest.FixtureRequest, tmp_path: Path, mongo_tools: Path
 ) -> None:
     store = tmp_path / "store"
-    base = {"LOCAL_BACKUP_DIR": str(store), "MONGODUMP_PATH": str(mongo_tools / "mongodump")}
+    base = {"STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(store),
+            "MONGODUMP_PATH": str(mongo_tools / "mongodump")}  # fmt: skip
     if case.kind == "event":
         handler = make_handler({**GOOD, **base})
         with pytest.raises(InvocationFailedError) as raised:
@@ -324,7 +381,7 @@ def test_bad_input_gets_a_clean_error(
         document = json.loads(str(raised.value))["error"]
         output = str(raised.value)
     elif case.kind == "env":
-        completed = run_cli(["run"], {**case.given, **base})
+        completed = run_cli(["run"], {**base, **case.given})
         document, output = error_document(completed.stderr), completed.stdout + completed.stderr
         assert completed.returncode == case.exit_code, output
     elif case.kind == "cli":

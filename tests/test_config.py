@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,9 +48,10 @@ BAD_ENVIRONMENTS = [
 
 @pytest.mark.parametrize(("env", "variable", "expected"), BAD_ENVIRONMENTS)
 def test_bad_environment_exits_2_naming_the_variable(
-    env: dict[str, str], variable: str, expected: str
+    env: dict[str, str], variable: str, expected: str, tmp_path: Path
 ) -> None:
-    completed = run_cli(["run"], env)
+    store = {"STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(tmp_path)}
+    completed = run_cli(["run"], {**store, **env})
 
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr

@@ -230,8 +230,8 @@ def test_list_shows_complete_and_incomplete_backups(
     s3.put_object(Bucket=bucket, Key=unfinished, Body=MULTI_DB_GZ.read_bytes())
     env = without_mongo(backup_env)
 
-    listed = run_cli(["list", "--json"], env)
-    named = run_cli(["list", "--name", "mongodb", "--json"], env)
+    listed = run_cli(["list", "--all-sets", "--json"], env)
+    named = run_cli(["list", "--json"], env)  # BACKUP_NAME's set, mongodb by default
     table = run_cli(["list"], env)
     latest = run_cli(["verify", "--latest", "--json"], env)
     incomplete = run_cli(["verify", unfinished, "--json"], env)

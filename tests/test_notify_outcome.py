@@ -226,7 +226,7 @@ def test_notify_on_success_setting_reaches_the_wired_use_case() -> None:
         "NOTIFICATION_RECIPIENTS": b64("ops@example.com"),
         "NOTIFY_ON_SUCCESS": "false",
     }
-    config = config_from_environment(environ, require_mongo=False)
+    config = config_from_environment(environ, require_mongo=False, require_store=False)
     mailer = RecordingMailer()
 
     notify = build_container(config, mailer=mailer).resolve(NotifyOutcome)
@@ -240,7 +240,9 @@ def test_bad_notify_flag_is_a_config_problem_naming_the_variable() -> None:
     from backupnimbus.errors import ConfigInvalidError
 
     with pytest.raises(ConfigInvalidError) as caught:
-        config_from_environment({"NOTIFY_ON_FAILURE": "sometimes"}, require_mongo=False)
+        config_from_environment(
+            {"NOTIFY_ON_FAILURE": "sometimes"}, require_mongo=False, require_store=False
+        )
 
     assert caught.value.problems == ["NOTIFY_ON_FAILURE must be true or false"]
 
@@ -248,7 +250,7 @@ def test_bad_notify_flag_is_a_config_problem_naming_the_variable() -> None:
 def test_with_notifications_off_no_outcome_is_mailed_and_messages_only_reach_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    config = config_from_environment({}, require_mongo=False)
+    config = config_from_environment({}, require_mongo=False, require_store=False)
     container = build_container(config)
 
     with caplog.at_level(logging.INFO):

@@ -220,7 +220,8 @@ class _BrokenStore:
 def test_the_lambda_error_document_is_redacted(
     tmp_path: Path, event: dict[str, Any], override: dict[str, Any], code: str
 ) -> None:
-    environ = {"MONGO_URI": b64(URI), "LOCAL_BACKUP_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
+    environ = {"MONGO_URI": b64(URI), "STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(tmp_path),
+               "LOG_LEVEL": "ERROR"}  # fmt: skip
     handler = make_handler(environ, **override)
 
     with pytest.raises(InvocationFailedError) as caught:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import b64, run_cli
+from tests.conftest import REPO, b64, run_cli
 from tests.support.bson_corpus import index_specs, raw_documents, seed_every_type
 from tests.support.servers import Secantus
 
@@ -118,7 +118,8 @@ def test_password_never_reaches_mongodump_argv(
 def test_make_run_demo_leaves_archive_and_manifest(mongo_tools: Path, tmp_path: Path) -> None:
     backups = tmp_path / "backups"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-           "LOCAL_BACKUP_DIR": str(backups), "MONGO_TOOLS_BIN": str(mongo_tools)}  # fmt: skip
+           "LOCAL_BACKUP_DIR": str(backups), "MONGO_TOOLS_BIN": str(mongo_tools),
+           "PYTHONPATH": str(REPO)}  # fmt: skip
     from tests.support.servers import venv_script
 
     python = Path(venv_script("backupnimbus")).with_name("python")

@@ -250,7 +250,7 @@ def test_inside_lambda_references_are_read_with_the_runtimes_plain_credentials(
         "MONGO_URI": f"ssm:{name}",
     }
 
-    config = config_from_environment(environ)
+    config = config_from_environment(environ, require_store=False)
 
     assert config.mongo_uri == "mongodb://u:pw@db.example.com/app"
     assert "mongodb://u:pw@db.example.com/app" in config.secret_values()

@@ -99,18 +99,21 @@ class ListBackups:
         return attrs.evolve(record, manifest=manifest)
 
 
-def latest_complete(records: list[BackupRecord], *, name: str) -> BackupRecord:
+def latest_complete(records: list[BackupRecord], *, name: str | None) -> BackupRecord:
     """The one rule for `--latest`, shared by every command and action.
 
-    Returns: of the complete backups of set `name`, the one whose manifest says it finished
-    last (the key's stamp may be anything a user or a clock gave it). Partial, unreadable and
-    incomplete backups are never chosen. Raises BackupNotFoundError when there is none.
+    Returns: of the complete backups of set `name` (None: of every set, as `--all-sets` asks),
+    the one whose manifest says it finished last (the key's stamp may be anything a user or a
+    clock gave it). Partial, unreadable and incomplete backups are never chosen. Raises
+    BackupNotFoundError when there is none.
     """
-    candidates = [r for r in records if r.name == name and r.complete]
+    mine = [r for r in records if name is None or r.name == name]
+    candidates = [r for r in mine if r.complete]
     if not candidates:
-        others = sorted({r.state for r in records if r.name == name} - {COMPLETE})
+        others = sorted({r.state for r in mine} - {COMPLETE})
+        which = "in any set" if name is None else f"of set {name!r}"
         raise BackupNotFoundError(
-            f"No complete backup of set {name!r} found",
+            f"No complete backup {which} found",
             details={"name": name, "searched": len(records), "other_states": others},
         )
     return max(candidates, key=finished_order)

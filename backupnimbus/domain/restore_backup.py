@@ -53,7 +53,8 @@ class RestoreRequest:
     latest: bool = False
     """Restore the newest complete backup."""
     name: str | None = None
-    """With `latest`: the backup set to take the newest complete backup of (required)."""
+    """With `latest`: the backup set to take the newest complete backup of; None: of every
+    set (`--all-sets`)."""
     file: LocalArchive | None = None
     """Restore this archive instead of one from the store."""
     options: RestoreOptions = attrs.field(factory=RestoreOptions)
@@ -105,10 +106,6 @@ class RestoreBackup:
 
     def _manifest(self, request: RestoreRequest) -> tuple[str, Manifest]:
         if request.latest:
-            if request.name is None:
-                raise UsageInvalidError(
-                    ["--latest needs the backup set: give --name or BACKUP_NAME"]
-                )
             record = latest_complete(self.backups.run(name=request.name), name=request.name)
             assert record.manifest is not None, "latest_complete returns complete backups"
             return record.key, record.manifest

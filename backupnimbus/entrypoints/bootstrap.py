@@ -8,12 +8,12 @@ from typing import Any
 from backupnimbus.entrypoints.config import Config
 
 
-def bootstrap(*, require_mongo: bool = True) -> tuple[Config, Any]:
+def bootstrap(*, require_mongo: bool = True, require_store: bool = True) -> tuple[Config, Any]:
     from backupnimbus.entrypoints.container import build_container, config_from_environment
     from backupnimbus.entrypoints.logging import configure_logging
     from backupnimbus.redaction import Redactor
 
-    config = config_from_environment(require_mongo=require_mongo)
+    config = config_from_environment(require_mongo=require_mongo, require_store=require_store)
     configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
     # Progress bars only for a person watching a terminal; logs and pipes stay clean.
     progress = sys.stderr if sys.stderr.isatty() else None

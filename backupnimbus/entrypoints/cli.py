@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import importlib
 import json
 import logging
@@ -25,9 +26,21 @@ log = logging.getLogger("backupnimbus.cli")
 COMMANDS = ("run", "prune", "notify", "list", "verify", "restore", "check")
 
 
+# Whether the command line asks for --json, known before argparse has understood it: a usage
+# error must honour the option even when parsing failed.
+_json_wanted: contextvars.ContextVar[bool] = contextvars.ContextVar("json_wanted", default=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    token = _json_wanted.set(_asks_for_json(argv))
+    try:
+        args, extra = _parser().parse_known_args(argv)
+        if extra:
+            # Said by the command's own parser, so that its usage is the one shown.
+            args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    finally:
+        _json_wanted.reset(token)
     as_json = getattr(args, "json", False)
     command: Callable[[argparse.Namespace], dict[str, Any]] = args.command
     try:
@@ -90,10 +103,33 @@ def _redactor() -> Redactor:
     return current_redactor()
 
 
+def _asks_for_json(argv: Sequence[str]) -> bool:
+    """--json anywhere before a `--`, or a prefix of it argparse would accept (--js)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if len(arg) > 3 and "--json".startswith(arg):
+            return True
+    return False
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
-        self.print_usage(sys.stderr)
-        raise SystemExit(fail(UsageInvalidError([message]), as_json=False))
+        usage = self.format_usage().strip()
+        as_json = _json_wanted.get()
+        if not as_json:
+            print(usage, file=sys.stderr)
+        error = UsageInvalidError([message])
+        error.details["usage"] = usage
+        raise SystemExit(fail(error, as_json=as_json))
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # --help and --version: with --json, one document rather than free text.
+        if message and _json_wanted.get() and file in (None, sys.stdout):
+            key = "help" if message.startswith("usage:") else "version"
+            print(json.dumps({key: message.strip()}, sort_keys=True))
+            return
+        super()._print_message(message, file)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,4 +138,6 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"backupnimbus.entrypoints.commands.{name}").register(commands)
+    for command in commands.choices.values():
+        command.set_defaults(parser=command)
     return parser

@@ -15,7 +15,7 @@ from backupnimbus.domain.compression_choice import choose_compression
 from backupnimbus.domain.models import SourceInfo
 from backupnimbus.domain.retention import RULES, RetentionPolicy
 from backupnimbus.errors import ConfigInvalidError
-from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, Compression
+from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, ZSTD, Compression
 from backupnimbus.ports.mailer import EMAIL_ADDRESS
 from backupnimbus.ports.secret_source import SecretSource
 
@@ -48,7 +48,7 @@ class NotificationConfig:
 class Config:
     mongo_uri: str | None = attrs.field(default=None, repr=False)
     bucket: str | None = None
-    """When None, backups go to `local_backup_dir`."""
+    """AWS_S3_BUCKET_NAME; the local store (STORAGE_BACKEND=local) needs none."""
     aws_access_key_id: str | None = attrs.field(default=None, repr=False)
     aws_secret_access_key: str | None = attrs.field(default=None, repr=False)
     aws_session_token: str | None = attrs.field(default=None, repr=False)
@@ -74,7 +74,8 @@ class Config:
     local_backup_dir: str = "./backups"
     in_lambda: bool = False
     storage_backend: str | None = None
-    """STORAGE_BACKEND: a built-in ("s3", "local") or plugin store; default by bucket."""
+    """STORAGE_BACKEND: a built-in ("s3", "local") or plugin store; "s3" when only a bucket is
+    set; None when neither is, which load_config refuses when the work needs a store."""
     mailer_backend: str | None = None
     """MAILER_BACKEND: a built-in ("ses", "log") or plugin mailer; default by notifications."""
     retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
@@ -121,9 +122,17 @@ _converter = cattrs.Converter(forbid_extra_keys=True)
 
 
 def load_config(
-    environ: Mapping[str, str], *, secrets: SecretSource, require_mongo: bool = True
+    environ: Mapping[str, str],
+    *,
+    secrets: SecretSource,
+    require_mongo: bool = True,
+    require_store: bool = False,
 ) -> Config:
-    """Raises ConfigInvalidError that lists every problem; never includes a secret value."""
+    """Raises ConfigInvalidError that lists every problem; never includes a secret value.
+
+    Args: require_store: the work needs a store, which must be chosen explicitly (a bucket, or
+    STORAGE_BACKEND): a backup that silently lands on a container's disk is as good as lost.
+    """
     reader = _Reader(environ, secrets)
     in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     raw: dict[str, Any] = {"in_lambda": in_lambda}
@@ -198,8 +207,7 @@ def load_config(
             "starting with a letter or digit"
         )
     raw["backup_name"] = name or "mongodb"
-    prefix = environ.get("BACKUP_PREFIX", "backups/").strip().lstrip("/")
-    raw["backup_prefix"] = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    raw["backup_prefix"] = _backup_prefix(reader, environ.get("BACKUP_PREFIX", "backups/"))
     raw["backup_compression"] = _compression(reader, environ)
     raw["allow_empty_backup"] = reader.flag("ALLOW_EMPTY_BACKUP", default=False)
     raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
@@ -216,11 +224,34 @@ def load_config(
     raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
     raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
     raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
-    raw["storage_backend"] = reader.plain("STORAGE_BACKEND")
+    raw["storage_backend"] = reader.plain("STORAGE_BACKEND") or ("s3" if bucket else None)
+    # A bucket that is set but unusable is already reported.
+    bucket_missing = "AWS_S3_BUCKET_NAME" not in environ
+    if require_store and bucket_missing and raw["storage_backend"] is None:
+        reader.problem(
+            "no store configured: set AWS_S3_BUCKET_NAME (base64-encoded) to back up to S3, "
+            "or STORAGE_BACKEND=local to use the directory in LOCAL_BACKUP_DIR (default ./backups)"
+        )
+    elif require_store and bucket_missing and raw["storage_backend"] == "s3":
+        reader.problem("STORAGE_BACKEND=s3 needs AWS_S3_BUCKET_NAME, the base64-encoded bucket")
     raw["retention"] = {rule: reader.count(f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
     raw["age_recipients"] = _age_recipients(reader)
     raw["age_identities"] = _age_identities(reader)
     raw["s3_sse"], raw["s3_kms_key_id"] = _server_side_encryption(reader)
+
+    if raw["storage_backend"] == "local":
+        long = [
+            s for s in raw["backup_prefix"].split("/") if len(s.encode()) > _LOCAL_SEGMENT_BYTES
+        ]
+        if long:
+            reader.problem(
+                f"BACKUP_PREFIX segments must be at most {_LOCAL_SEGMENT_BYTES} bytes for the "
+                f"local store, a directory each (one is {len(long[0].encode())}): split it with '/'"
+            )
+    if name is None or _NAME.match(name):
+        too_long = key_length_problem(raw["backup_prefix"], raw["backup_name"], "BACKUP_NAME")
+        if too_long:
+            reader.problem(too_long)
 
     if reader.problems:
         raise ConfigInvalidError(reader.problems)
@@ -243,6 +274,62 @@ def _compression(reader: _Reader, environ: Mapping[str, str]) -> dict[str, Any]:
         reader.problems.extend(exc.problems)
         chosen = Compression(GZIP, DEFAULT_LEVELS[GZIP])
     return {"algorithm": chosen.algorithm, "level": chosen.level}
+
+
+S3_KEY_BYTES = 1024
+_LOCAL_SEGMENT_BYTES = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _backup_prefix(reader: _Reader, value: str) -> str:
+    """BACKUP_PREFIX with exactly one trailing '/', or "" for the top of the bucket; a prefix
+    S3 would store but no one could navigate ('a//b', '../x') is refused, not rewritten."""
+    prefix = value.strip()
+    if not prefix:
+        return ""
+    if prefix.startswith("/"):
+        reader.problem(
+            "BACKUP_PREFIX must not start with '/': keys in a bucket are relative, "
+            "e.g. backups/ (or an empty value for the top of the bucket)"
+        )
+        return "backups/"
+    if _CONTROL.search(prefix):
+        reader.problem("BACKUP_PREFIX must not hold control characters")
+        return "backups/"
+    try:
+        prefix.encode()
+    except UnicodeEncodeError:  # undecodable bytes in the environment (surrogate escapes)
+        reader.problem("BACKUP_PREFIX must be valid UTF-8")
+        return "backups/"
+    segments = prefix.removesuffix("/").split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        reader.problem(
+            "BACKUP_PREFIX must not hold an empty, '.' or '..' segment ('a//', './x', 'x/../'): "
+            "give names separated by single '/', e.g. backups/nightly/"
+        )
+        return "backups/"
+    return prefix.removesuffix("/") + "/"
+
+
+def key_length_problem(prefix: str, name: str, source: str) -> str | None:
+    """Why `name` under `prefix` would make a key longer than S3 allows, or None; `source` is
+    where the name came from (BACKUP_NAME, --name, the event's name)."""
+    from datetime import UTC, datetime
+
+    from backupnimbus.domain.keys import archive_key, manifest_key
+
+    longest = manifest_key(
+        archive_key(prefix=prefix, name=name, at=datetime(9999, 12, 31, tzinfo=UTC),
+                    compression=ZSTD, encrypted=True)
+    )  # fmt: skip
+    size = len(longest.encode())
+    if size <= S3_KEY_BYTES:
+        return None
+    return (
+        f"BACKUP_PREFIX ({len(prefix.encode())} bytes) and {source} ({len(name.encode())} bytes, "
+        f"twice in every key) make keys of up to {size} bytes, and S3 allows at most "
+        f"{S3_KEY_BYTES}: shorten BACKUP_PREFIX or {source}"
+    )
 
 
 def validate_backup_name(name: str) -> str:

@@ -58,10 +58,18 @@ def read_environment(*, dotenv_path: str | os.PathLike[str] = ".env") -> dict[st
 
 
 def config_from_environment(
-    environ: Mapping[str, str] | None = None, *, require_mongo: bool = True
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_mongo: bool = True,
+    require_store: bool = True,
 ) -> Config:
     environ = read_environment() if environ is None else environ
-    return load_config(environ, secrets=secret_source(environ), require_mongo=require_mongo)
+    return load_config(
+        environ,
+        secrets=secret_source(environ),
+        require_mongo=require_mongo,
+        require_store=require_store,
+    )
 
 
 def secret_source(environ: Mapping[str, str], *, retry: RetryPolicy | None = None) -> SecretSource:

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from backupnimbus.domain.backup_job import JobResult
 from backupnimbus.domain.manifest_codec import manifest_document
 from backupnimbus.domain.models import BackupResult
+
+if TYPE_CHECKING:
+    from backupnimbus.entrypoints.config import Config
+
+
+def store_document(config: Config) -> dict[str, Any]:
+    """Which store a command worked on, and where in it: a result must say where the backups
+    are, so that a backup written to an unexpected place is noticed on the first run."""
+    backend = config.storage_backend or ("s3" if config.bucket else "local")
+    prefix = config.backup_prefix
+    if backend == "s3":
+        location = f"s3://{config.bucket}/{prefix}"
+    elif backend == "local":
+        location = os.path.join(os.path.abspath(config.local_backup_dir), prefix)
+    else:
+        location = prefix  # a plugin's store: the key prefix is what this configuration knows
+    return {"backend": backend, "location": location}
+
+
+def store_line(document: dict[str, Any]) -> str | None:
+    """The human form of a document's store, for the renderers."""
+    store = document.get("store")
+    return None if store is None else f"{store['backend']} {store['location']}"
 
 
 def backup_result_document(result: BackupResult) -> dict[str, Any]:

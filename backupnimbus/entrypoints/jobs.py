@@ -42,15 +42,30 @@ class Jobs:
         if invocation.action == "verify":
             return self.verify(invocation)
         if invocation.action == "prune":
-            return self.prune()
+            return self.prune(invocation)
         return self.backup(invocation, budget_s=lambda_budget_s(context))
 
-    def backup(self, invocation: Invocation, *, budget_s: float | None = None) -> dict[str, Any]:
-        """Args: budget_s: seconds the backup may take before it is stopped (TIMEOUT)."""
+    def backup(
+        self,
+        invocation: Invocation,
+        *,
+        budget_s: float | None = None,
+        name_source: str = "the event's name",
+    ) -> dict[str, Any]:
+        """Args: budget_s: seconds the backup may take before it is stopped (TIMEOUT);
+        name_source: what a user calls the invocation's name (--name, the event's name)."""
         from backupnimbus.domain.backup_job import BackupJob
         from backupnimbus.domain.models import BackupRequest
-        from backupnimbus.entrypoints.documents import job_result_document
+        from backupnimbus.entrypoints.config import key_length_problem
+        from backupnimbus.entrypoints.documents import job_result_document, store_document
+        from backupnimbus.errors import UsageInvalidError
         from backupnimbus.ports.clock import Clock
+
+        if invocation.name is not None:
+            # BACKUP_NAME was checked with the configuration; a name given now, only here.
+            too_long = key_length_problem(self.config.backup_prefix, invocation.name, name_source)
+            if too_long:
+                raise UsageInvalidError([too_long])
 
         compression = choose_compression(
             compress=invocation.compress,
@@ -83,7 +98,7 @@ class Jobs:
             started=started,
             at=clock.now(),
         )
-        document = job_result_document(job)
+        document = {**job_result_document(job), "store": store_document(self.config)}
         if not manifest.complete:
             # Stored and kept, but never a success: exit 3 on the command line, a function
             # error in Lambda, so that the alarms see it as they see a failure.
@@ -98,20 +113,25 @@ class Jobs:
         from backupnimbus.domain.list_backups import ListBackups, latest_complete
         from backupnimbus.domain.verify_backup import VerifyBackup
         from backupnimbus.entrypoints.commands.verify import verified_document
+        from backupnimbus.entrypoints.documents import store_document
 
         key = invocation.key
         if key is None:
             name = invocation.name or self.config.backup_name
             records = self.container.resolve(ListBackups).run(name=name)
             key = latest_complete(records, name=name).key
-        return verified_document(self.container.resolve(VerifyBackup).run(key=key))
+        report = self.container.resolve(VerifyBackup).run(key=key)
+        return {**verified_document(report), "store": store_document(self.config)}
 
-    def prune(self) -> dict[str, Any]:
+    def prune(self, invocation: Invocation) -> dict[str, Any]:
+        """Prunes the event's set, else BACKUP_NAME's: never another set's backups."""
         from backupnimbus.domain.prune_backups import PruneBackups
         from backupnimbus.entrypoints.commands.prune import prune_result_document
+        from backupnimbus.entrypoints.documents import store_document
 
-        result = self.container.resolve(PruneBackups).run(policy=self.config.retention)
-        return prune_result_document(result)
+        name = invocation.name or self.config.backup_name
+        result = self.container.resolve(PruneBackups).run(policy=self.config.retention, name=name)
+        return {**prune_result_document(result), "set": name, "store": store_document(self.config)}
 
 
 def _metric(name: str, *, succeeded: bool, size: int, started: datetime, at: datetime) -> None:

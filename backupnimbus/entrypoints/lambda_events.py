@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import datetime
 from typing import Any, Literal
@@ -88,10 +87,23 @@ def _timestamp(value: Any, problems: list[str]) -> datetime | None:
         return None
     import argparse
 
-    from backupnimbus.entrypoints.arguments import iso_timestamp
+    from backupnimbus.entrypoints.arguments import (
+        FIRST_YEAR,
+        LAST_YEAR,
+        OutOfRangeError,
+        iso_timestamp,
+    )
 
     if isinstance(value, str):
-        with contextlib.suppress(argparse.ArgumentTypeError):
+        try:
             return iso_timestamp(value)
+        except OutOfRangeError:
+            problems.append(
+                f"timestamp must be between {FIRST_YEAR} and {LAST_YEAR} (in UTC), "
+                "e.g. 2025-04-07T10:15:30Z"
+            )
+            return None
+        except argparse.ArgumentTypeError:
+            pass
     problems.append("timestamp must be an ISO 8601 string, e.g. 2025-04-07T10:15:30Z")
     return None

@@ -47,13 +47,9 @@ def _demo() -> int:
     print("No MONGO_URI configured: running the demo against a local SecantusDB.")
     environ = read_environment()
     # The demo is self-contained: the local store, no mail, no encryption to keys it can't use.
-    for name in (
-        "AWS_S3_BUCKET_NAME",
-        "STORAGE_BACKEND",
-        "AGE_RECIPIENTS",
-        "NOTIFICATIONS_ENABLED",
-    ):
+    for name in ("AWS_S3_BUCKET_NAME", "AGE_RECIPIENTS", "NOTIFICATIONS_ENABLED"):
         environ.pop(name, None)
+    environ["STORAGE_BACKEND"] = "local"  # chosen, as any configuration must choose its store
     with _secantus() as uri:
         _load_sample(uri)
         environ["MONGO_URI"] = _b64(uri)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.list_backups import BackupRecord
@@ -18,20 +18,25 @@ def register(commands: Any) -> None:
         "incomplete (no manifest: its upload never finished). Only complete backups count for "
         "--latest and retention.",
     )
-    parser.add_argument(
-        "--name", type=backup_name, help="list only this backup set (default: every set)"
-    )
+    add_set_selection(parser, what="list")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=list_backups, render=render)
 
 
 def list_backups(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.documents import store_document
 
-    _, container = bootstrap(require_mongo=False)
-    records = container.resolve(ListBackups).run(name=args.name)
-    return {"backups": [record_document(record) for record in records]}
+    config, container = bootstrap(require_mongo=False)
+    name = selected_set(args, config)
+    records = container.resolve(ListBackups).run(name=name)
+    return {
+        "store": store_document(config),
+        "set": name,
+        "backups": [record_document(record) for record in records],
+    }
 
 
 def record_document(record: BackupRecord) -> dict[str, Any]:
@@ -58,9 +63,12 @@ _FLAG_NAMES = {"gzip": "gz", "zstd": "zst"}
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     backups = document["backups"]
     if not backups:
-        return "No backups found."
+        where = "any set" if document["set"] is None else f"set {document['set']}"
+        return f"No backups of {where} found in {store_line(document)}."
     rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", "KEY")]
     for item in backups:
         flags = (
@@ -82,7 +90,8 @@ def render(document: dict[str, Any]) -> str:
     ]
     # The reason is too long for a column, and the one thing a user needs to act on.
     notes = [f"{item['key']}: {item['problem']}" for item in backups if item.get("problem")]
-    return "\n".join(lines + (["", "Unreadable:", *(f"  {n}" for n in notes)] if notes else []))
+    unreadable = ["", "Unreadable:", *(f"  {n}" for n in notes)] if notes else []
+    return "\n".join([*lines, *unreadable, f"in {store_line(document)}"])
 
 
 def _status(item: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ def notify(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.send_message import SendMessage
     from backupnimbus.entrypoints.bootstrap import bootstrap
 
-    config, container = bootstrap(require_mongo=False)
+    config, container = bootstrap(require_mongo=False, require_store=False)
     settings = config.notifications
     problems = []
     # With notifications off the container mails into the log; a command that promises an

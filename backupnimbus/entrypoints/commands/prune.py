@@ -4,7 +4,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from backupnimbus.domain.retention import RULES, RetentionPolicy
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.prune_backups import PruneResult
@@ -32,9 +32,7 @@ def register(commands: Any) -> None:
         parser.add_argument(
             f"--keep-{rule}", type=keep_count, metavar="N", help=f"keep {_HELP[rule]}"
         )
-    parser.add_argument(
-        "--name", type=backup_name, help="prune only this backup set (default: every set)"
-    )
+    add_set_selection(parser, what="prune")
     parser.add_argument("--dry-run", action="store_true", help="show the plan, delete nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=prune, render=render)
@@ -48,13 +46,16 @@ def keep_count(value: str) -> int:
 
 def prune(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.prune_backups import PruneBackups
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.documents import store_document
 
     config, container = bootstrap(require_mongo=False)
+    name = selected_set(args, config)
     result = container.resolve(PruneBackups).run(
-        policy=policy_from(args, default=config.retention), name=args.name, dry_run=args.dry_run
+        policy=policy_from(args, default=config.retention), name=name, dry_run=args.dry_run
     )
-    return prune_result_document(result)
+    return {**prune_result_document(result), "set": name, "store": store_document(config)}
 
 
 def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> RetentionPolicy:
@@ -92,9 +93,16 @@ def prune_result_document(result: PruneResult) -> dict[str, Any]:
 
 def render(document: dict[str, Any]) -> str:
     rules = ", ".join(f"{rule} {n}" for rule, n in document["policy"].items() if n)
+    from backupnimbus.entrypoints.documents import store_line
+
     dry = document["dry_run"]
     gone = "would_delete" if dry else "deleted"
-    lines = [f"Policy: keep {rules}" + (" (dry run: nothing was deleted)" if dry else "")]
+    which = " in every set" if document.get("set", "") is None else ""
+    which = f" in set {document['set']}" if document.get("set") else which
+    lines = [f"Policy: keep {rules}{which}" + (" (dry run: nothing was deleted)" if dry else "")]
+    store = store_line(document)
+    if store:
+        lines.insert(0, f"Store: {store}")
     lines.append(f"Keep {document['counts']['kept']} backup(s):")
     for kept in document["kept"]:
         why = ", ".join(kept["reasons"])

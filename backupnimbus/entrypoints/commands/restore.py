@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.restore_backup import RestoreResult
@@ -25,9 +25,7 @@ def register(commands: Any) -> None:
     source.add_argument(
         "--file", metavar="PATH", help="a local mongodump archive (gzipped, age-encrypted, or not)"
     )
-    parser.add_argument(
-        "--name", type=backup_name, help="with --latest: the backup set (default: BACKUP_NAME)"
-    )
+    add_set_selection(parser, what="with --latest: pick from")
     parser.add_argument("--target-uri", metavar="URI", help="default: RESTORE_TARGET_URI")
     parser.add_argument(
         "--ns-include", action="append", default=[], metavar="PAT",
@@ -45,14 +43,16 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     import attrs
 
     from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.container import build_container
+    from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.entrypoints.logging import configure_logging
     from backupnimbus.errors import UsageInvalidError
     from backupnimbus.ports.archive_restorer import RestoreOptions
     from backupnimbus.redaction import Redactor
 
-    config, container = bootstrap(require_mongo=False)
+    config, container = bootstrap(require_mongo=False, require_store=args.file is None)
     if args.target_uri is not None:
         if not args.target_uri.startswith(_URI_SCHEMES):
             raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
@@ -73,9 +73,9 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
     )
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
-        name = (args.name or config.backup_name) if args.latest else None
+        name = selected_set(args, config) if args.latest else None
         request = RestoreRequest(key=args.key, latest=args.latest, name=name, options=options)
-        return result_document(use_case.run(request=request))
+        return {**result_document(use_case.run(request=request)), "store": store_document(config)}
     try:
         handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below
     except OSError as exc:
@@ -132,13 +132,18 @@ def result_document(result: RestoreResult) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     source = document["key"] or document["file"]
+    store = store_line(document)
     hosts = ",".join(document["target_hosts"])
     if document["dry_run"]:
         lines = [f"Dry run: would restore {source} into {hosts} (nothing was written)"]
     else:
         lines = [f"Restored {source} into {hosts}"]
     existing = set(document.get("existing") or ())
+    if store:
+        lines.append(f"  from {store}")
     for namespace, count in document["namespaces"].items():
         note = ""
         if namespace in existing:

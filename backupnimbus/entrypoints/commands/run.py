@@ -43,12 +43,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     invocation = Invocation(
         name=args.name, compress=False if args.no_compress else None, timestamp=args.timestamp
     )
-    return Jobs(config=config, container=container).backup(invocation, budget_s=args.timeout)
+    jobs = Jobs(config=config, container=container)
+    return jobs.backup(invocation, budget_s=args.timeout, name_source="--name")
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     lines = [
         f"Backup complete: {document['key']}",
+        f"  store     {store_line(document)}",
         f"  size      {document['size']} bytes",
         f"  sha256    {document['sha256']}",
         f"  duration  {document['duration_s']} s",

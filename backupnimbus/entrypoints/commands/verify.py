@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.entrypoints.arguments import backup_name
+from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifyFile
@@ -29,9 +29,7 @@ def register(commands: Any) -> None:
         metavar="PATH",
         help="a local archive (no store, no manifest), age-encrypted or not",
     )
-    parser.add_argument(
-        "--name", type=backup_name, help="the set --latest picks from (default: BACKUP_NAME)"
-    )
+    add_set_selection(parser, what="with --latest: pick from")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=verify, render=render)
 
@@ -39,19 +37,22 @@ def register(commands: Any) -> None:
 def verify(args: argparse.Namespace) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups, latest_complete
     from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
+    from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.bootstrap import bootstrap
+    from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.errors import UsageInvalidError
 
     if args.key is None and not args.latest and args.file is None:
         raise UsageInvalidError(["verify needs a KEY, --latest or --file PATH"])
-    config, container = bootstrap(require_mongo=False)
+    config, container = bootstrap(require_mongo=False, require_store=args.file is None)
     if args.file is not None:
         return _verify_file(args.file, container.resolve(VerifyFile))
     key = args.key
     if args.latest:
-        name = args.name or config.backup_name
+        name = selected_set(args, config)
         key = latest_complete(container.resolve(ListBackups).run(name=name), name=name).key
-    return verified_document(container.resolve(VerifyBackup).run(key=key))
+    report = container.resolve(VerifyBackup).run(key=key)
+    return {**verified_document(report), "store": store_document(config)}
 
 
 def verified_document(report: VerificationReport) -> dict[str, Any]:
@@ -112,12 +113,16 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
+    from backupnimbus.entrypoints.documents import store_line
+
     where = document.get("key") or document["file"]
     namespaces = document["namespaces"]
     partial = document["status"] == "verified-partial"
+    store = store_line(document)
     lines = [
         f"Verified: {where}"
         + (" (a PARTIAL backup: the dump left something out)" if partial else ""),
+        *([f"  store     {store}"] if store else []),
         f"  size      {document['size']} bytes" + _forms(document),
         f"  sha256    {document['sha256']}"
         + (" (matches the manifest)" if "manifest_sha256" in document else ""),
