@@ -72,7 +72,8 @@ def test_hadolint_passes_on_the_dockerfile_and_fails_on_an_unpinned_base(tmp_pat
         [venv_script("hadolint"), str(DOCKERFILE)], capture_output=True, text=True
     )
     unpinned = tmp_path / "Dockerfile"
-    unpinned.write_text(DOCKERFILE.read_text().replace("FROM golang:1.26 ", "FROM golang ", 1))
+    text = DOCKERFILE.read_text()
+    unpinned.write_text(text.replace("FROM ${GO_IMAGE} ", "FROM golang ", 1))
     caught = subprocess.run(
         [venv_script("hadolint"), str(unpinned)], capture_output=True, text=True
     )
@@ -80,6 +81,9 @@ def test_hadolint_passes_on_the_dockerfile_and_fails_on_an_unpinned_base(tmp_pat
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert caught.returncode != 0
     assert "DL3006" in caught.stdout
+    # hadolint cannot see through a build argument, so the production defaults are held here.
+    assert re.search(r"^ARG GO_IMAGE=golang:\d+\.\d+$", text, re.MULTILINE)
+    assert re.search(r"^ARG LAMBDA_BASE_IMAGE=public\.ecr\.aws/lambda/python:\d+\.\d+$", text, re.M)
 
 
 def test_the_image_build_context_leaves_secrets_and_the_virtualenv_out() -> None:
