@@ -1,7 +1,13 @@
-# syntax=docker/dockerfile:1
 # BackupNimbus: one image for AWS Lambda, ECS Fargate and `docker run --env-file .env IMAGE`.
 # docker/entrypoint picks the mode: the Lambda runtime client when AWS_LAMBDA_RUNTIME_API is set,
 # otherwise the CLI (`backupnimbus run` unless arguments are given). See docs/deploy.md.
+# Build with BuildKit (`DOCKER_BUILDKIT=1`, for COPY --chmod). There is no `# syntax=` line on
+# purpose: it would make BuildKit pull a frontend image, so an offline build could not start.
+
+# The base images. The defaults are what production builds; `make image-test` passes stand-ins
+# made from Debian packages (scripts/image-bases) where no registry is reachable.
+ARG GO_IMAGE=golang:1.26
+ARG LAMBDA_BASE_IMAGE=public.ecr.aws/lambda/python:3.12
 
 # --- Stage 1: the MongoDB Database Tools ------------------------------------------------------
 # Unusual on purpose: the tools are compiled from MongoDB's own Go module (github.com/mongodb/
@@ -10,13 +16,13 @@
 # runs exactly the mongodump/mongorestore the test suite exercised, and the pin is verifiable
 # without downloading anything outside the package registries. docs/deploy.md ("Why the tools
 # are built from source") says how to switch to the release archive with a SHA-256 you supply.
-FROM golang:1.26 AS mongo-tools
+FROM ${GO_IMAGE} AS mongo-tools
 WORKDIR /src
 COPY scripts/build-mongo-tools scripts/build-mongo-tools
 RUN MONGO_TOOLS_DIR=/out scripts/build-mongo-tools
 
 # --- Stage 2: the Python package and its dependencies, in a virtualenv -------------------------
-FROM public.ecr.aws/lambda/python:3.12 AS python-build
+FROM ${LAMBDA_BASE_IMAGE} AS python-build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY backupnimbus ./backupnimbus
@@ -33,7 +39,7 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip uninstall --yes pip
 
 # --- Stage 3: the runtime image ----------------------------------------------------------------
-FROM public.ecr.aws/lambda/python:3.12
+FROM ${LAMBDA_BASE_IMAGE}
 # mongodump makes backups; mongorestore serves `restore` and test restores. bsondump is not needed.
 COPY --from=mongo-tools /out/mongodump /out/mongorestore /opt/mongo-tools/
 COPY --from=python-build /opt/venv /opt/venv

@@ -6,11 +6,31 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test lint run bench tools age venv clean
+.PHONY: test lint run bench tools age venv clean image image-test
 
+# The image's tests (tests/image/, which a plain `pytest` does not collect) run once, in image-test.
 test: venv tools age lint
 	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" LAMBDA_RIE="$$(scripts/build-lambda-rie)" \
 		$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory image-test
+
+# The container image (docs/deploy.md), with BuildKit. GO_IMAGE and LAMBDA_BASE_IMAGE replace the
+# Dockerfile's base images when given. DOCKER defaults to Debian's docker.io client, whose
+# built-in BuildKit client needs no buildx plugin.
+IMAGE ?= backupnimbus:latest
+DOCKER ?= $(firstword $(wildcard /usr/bin/docker) docker)
+image:
+	DOCKER_BUILDKIT=1 $(DOCKER) build --progress=plain \
+		$(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) \
+		$(if $(LAMBDA_BASE_IMAGE),--build-arg LAMBDA_BASE_IMAGE=$(LAMBDA_BASE_IMAGE)) \
+		-t $(IMAGE) .
+
+# Builds the image on a real Docker engine from stand-in base images made of Debian packages and
+# runs it against the test servers: CLI, Lambda runtime (RIE), docker stop, the Fargate task.
+# Installs docker.io and debootstrap and starts dockerd when needed (scripts/image-test).
+image-test: venv tools
+	PYTEST=$(BIN)/pytest MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" \
+		LAMBDA_RIE="$$(scripts/build-lambda-rie)" scripts/image-test $(IMAGE_TEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check backupnimbus tests benchmarks

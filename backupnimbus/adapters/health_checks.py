@@ -19,19 +19,22 @@ _NO_SUCH_COLLECTION = "backupnimbus-connection-check"
 class S3BucketCheck:
     name = "storage"
 
-    def __init__(self, *, client: Any, bucket: str) -> None:
+    def __init__(self, *, client: Any, bucket: str, prefix: str = "") -> None:
         self._client = client
         self._bucket = bucket
+        self._prefix = prefix
 
     def run(self) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._client.head_bucket(Bucket=self._bucket)
+            # Listing the prefix, not HeadBucket: the least-privilege role may list only its
+            # prefix, and HeadBucket (a list without one) is refused to it.
+            self._client.list_objects_v2(Bucket=self._bucket, Prefix=self._prefix, MaxKeys=1)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "unknown")
             raise StorageFailedError(
-                f"s3://{self._bucket}: HeadBucket failed with {code} "
+                f"s3://{self._bucket}: listing {self._prefix or 'the bucket'} failed with {code} "
                 "(missing bucket, wrong region, or no s3:ListBucket permission)"
             ) from exc
         except BotoCoreError as exc:

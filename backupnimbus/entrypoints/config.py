@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -119,6 +120,7 @@ class Config:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+_log = logging.getLogger(__name__)
 
 
 def load_config(
@@ -152,11 +154,20 @@ def load_config(
         )
     raw["bucket"] = bucket
 
-    # Inside Lambda the runtime sets these itself, in plain text (DESIGN §1).
-    credential = reader.plain if in_lambda else reader.secret
+    # Inside Lambda the runtime sets these itself, in plain text (DESIGN §1). Empty ones mean
+    # unset: the Lambda emulator exports them empty when it has none, and boto3's own chain
+    # (a role, ~/.aws) must then be used rather than the run refused.
+    read = reader.plain if in_lambda else reader.secret
+
+    def credential(name: str) -> str | None:
+        if name in environ and not environ[name].strip():
+            _log.debug("%s is set but empty; treated as unset", name)
+            return None
+        return read(name)
+
     raw["aws_access_key_id"] = credential("AWS_ACCESS_KEY_ID")
     raw["aws_secret_access_key"] = credential("AWS_SECRET_ACCESS_KEY")
-    raw["aws_session_token"] = environ.get("AWS_SESSION_TOKEN") if in_lambda else None
+    raw["aws_session_token"] = credential("AWS_SESSION_TOKEN") if in_lambda else None
     if (raw["aws_access_key_id"] is None) != (raw["aws_secret_access_key"] is None):
         reader.problem("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
     raw["aws_region"] = reader.plain("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")

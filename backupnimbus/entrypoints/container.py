@@ -336,7 +336,11 @@ def build_setup_check(container: punq.Container, *, timeout_s: float) -> CheckSe
     checks: list[HealthCheck] = []
     backend = config.storage_backend or ("s3" if config.bucket else "local")
     if backend == "s3" and config.bucket:
-        checks.append(hc.S3BucketCheck(client=_aws_client("s3", config), bucket=config.bucket))
+        checks.append(
+            hc.S3BucketCheck(
+                client=_aws_client("s3", config), bucket=config.bucket, prefix=config.backup_prefix
+            )
+        )
     elif backend == "local":
         checks.append(hc.LocalDirectoryCheck(root=Path(config.local_backup_dir)))
     else:
