@@ -53,7 +53,10 @@ def prune(args: argparse.Namespace) -> dict[str, Any]:
     config, container = bootstrap(require_mongo=False)
     name = selected_set(args, config)
     result = container.resolve(PruneBackups).run(
-        policy=policy_from(args, default=config.retention), name=name, dry_run=args.dry_run
+        policy=policy_from(args, default=config.retention),
+        name=name,
+        all_sets=name is None,
+        dry_run=args.dry_run,
     )
     return {**prune_result_document(result), "set": name, "store": store_document(config)}
 

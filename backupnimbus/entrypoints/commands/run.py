@@ -4,6 +4,7 @@ import argparse
 from typing import Any
 
 from backupnimbus.entrypoints.arguments import backup_name, iso_timestamp
+from backupnimbus.ports.compressor import ALGORITHMS
 
 
 def register(commands: Any) -> None:
@@ -14,7 +15,15 @@ def register(commands: Any) -> None:
         "when set, and mails the outcome when notifications are on.",
     )
     parser.add_argument("--name", type=backup_name, help="backup set name (default: BACKUP_NAME)")
-    parser.add_argument("--no-compress", action="store_true", help="store the archive without gzip")
+    parser.add_argument(
+        "--no-compress",
+        action="store_true",
+        help="store the archive uncompressed (as --compression none)",
+    )
+    parser.add_argument(
+        "--compression", choices=ALGORITHMS,
+        help="gzip (default; standard .gz), zstd (.zst) or none; default: BACKUP_COMPRESSION",
+    )  # fmt: skip
     parser.add_argument("--timestamp", type=iso_timestamp, help="ISO 8601 time for the key")
     parser.add_argument(
         "--timeout", type=seconds, metavar="SECONDS",
@@ -41,7 +50,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     config, container = bootstrap()
     invocation = Invocation(
-        name=args.name, compress=False if args.no_compress else None, timestamp=args.timestamp
+        name=args.name,
+        compress=False if args.no_compress else None,
+        compression=args.compression,
+        timestamp=args.timestamp,
     )
     jobs = Jobs(config=config, container=container)
     return jobs.backup(invocation, budget_s=args.timeout, name_source="--name")
@@ -50,8 +62,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def render(document: dict[str, Any]) -> str:
     from backupnimbus.entrypoints.documents import store_line
 
+    compression = document.get("manifest", {}).get("compression") or {}
     lines = [
         f"Backup complete: {document['key']}",
+        f"  compress  {compression.get('algorithm', '?')} level {compression.get('level')}",
         f"  store     {store_line(document)}",
         f"  size      {document['size']} bytes",
         f"  sha256    {document['sha256']}",
