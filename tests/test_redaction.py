@@ -311,7 +311,9 @@ def test_the_mongorestore_stderr_tail_is_redacted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "echoed", ["%5c%c3%bc", "%5C%C3%BC", "%5c%C3%Bc", "%5C%c3%bC"], ids=["lower", "upper", "mix1", "mix2"]
+    "echoed",
+    ["%5c%c3%bc", "%5C%C3%BC", "%5c%C3%Bc", "%5C%c3%bC"],
+    ids=["lower", "upper", "mix1", "mix2"],
 )
 def test_a_percent_encoded_password_is_masked_whatever_the_case_of_its_escapes(
     echoed: str,
