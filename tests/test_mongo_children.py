@@ -30,7 +30,7 @@ from backupnimbus.ports.archive_restorer import RestoreOptions
 from backupnimbus.redaction import Redactor
 from backupnimbus.stop_signal import StopSignal
 from tests.support.fault_db import FaultDb
-from tests.support.servers import REPO, Secantus, free_port
+from tests.support.servers import REPO, Secantus, free_port, start_secantus
 
 NO_WAIT = RetryPolicy(wait=tenacity.wait_none())
 # Listing held by the server: mongodump is connected but has not written a byte.
@@ -424,3 +424,42 @@ def test_a_closed_port_fails_within_the_connect_budget_with_mongodumps_words(
     assert "connection refused" in raised.value.message
     assert "Pa55-word-x" not in raised.value.message
     assert "_DumpNotStartedError" not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def auth_secantus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secantus]:
+    """A SecantusDB that enforces SCRAM logins, with the user backup/right-pw-41."""
+    storage = tmp_path_factory.mktemp("secantus-auth") / "data"
+    open_server = start_secantus(storage)
+    MongoClient[dict[str, Any]](open_server.uri).admin.command(
+        "createUser", "backup", pwd="right-pw-41", roles=["root"]
+    )
+    open_server.stop()
+    server = start_secantus(storage, "--auth")
+    yield server
+    server.stop()
+
+
+def test_a_wrong_password_is_tried_once_and_fails_with_mongodumps_words(
+    auth_secantus: Secantus, mongo_tools: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = tmp_path / "runs"
+    tool = tmp_path / "mongodump"
+    tool.write_text(f'#!/bin/sh\necho run >> {runs}\nexec "{mongo_tools / "mongodump"}" "$@"\n')
+    tool.chmod(0o755)
+    uri = f"mongodb://backup:wrong-pw-17@127.0.0.1:{auth_secantus.port}/?authSource=admin"
+    runner = MongodumpRunner(
+        executable=str(tool), uri=uri, redactor=Redactor(), retry=RetryPolicy(attempts=5)
+    )
+    caplog.set_level("WARNING", logger="backupnimbus")
+
+    with (
+        pytest.raises(DumpFailedError) as raised,
+        runner.open_dump(compress=False, stop=StopSignal()),
+    ):
+        pass
+
+    assert runs.read_text().splitlines() == ["run"]
+    assert "authentication failed" in raised.value.message.lower()
+    assert "wrong-pw-17" not in raised.value.message
+    assert "retrying" not in caplog.text
