@@ -123,6 +123,7 @@ class MongodumpRunner:
         if "connecttimeoutms" not in self._own_timeouts:
             argv.append(f"--dialTimeout={seconds}")
         process: subprocess.Popen[bytes] | None = None
+        stream: MongodumpStream | None = None
         try:
             with private_config(self._uri) as config:
                 argv.insert(1, config.argument)
@@ -140,6 +141,8 @@ class MongodumpRunner:
             # must not leave mongodump running, nor unreaped.
             if process is not None:
                 _kill_and_reap(process)
+            if stream is not None:
+                stream.close()
             raise
         return stream
 
