@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import json
 import os
 import signal
@@ -24,7 +23,8 @@ import attrs
 # MONGO_URI, AGE_*, NOTIFICATION_*, RESTORE_*) reaches it.
 _INHERITED = ("PATH", "HOME", "LANG", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The running interpreter's own symbols, libc's prctl among them (Linux: no library lookup).
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 @attrs.frozen
