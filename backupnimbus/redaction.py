@@ -57,6 +57,12 @@ def _shapes(secret: str) -> set[str]:
     return shapes
 
 
+def _any_case_escapes(shape: str) -> str:
+    # Alternatives are tried in order, and the shapes come longest first, so a secret that
+    # holds a shorter one is still masked whole.
+    return re.sub(r"%([0-9A-Fa-f]{2})", r"%(?i:\1)", re.escape(shape))
+
+
 def _distinct(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
@@ -76,10 +82,20 @@ class Redactor:
         shapes = {shape for secret in self.secrets for shape in _shapes(secret)}
         return tuple(sorted((s for s in shapes if len(s) >= _MIN_LENGTH), key=len, reverse=True))
 
+    _matcher: re.Pattern[str] | None = attrs.field(init=False, repr=False)
+    """The shapes as one expression, in which a %-escape matches in any case (`%5c` for `%5C`):
+    percent-encoding is case-insensitive and tools echo it either way."""
+
+    @_matcher.default
+    def _compile(self) -> re.Pattern[str] | None:
+        if not self._patterns:
+            return None
+        return re.compile("|".join(_any_case_escapes(pattern) for pattern in self._patterns))
+
     def redact(self, text: str) -> str:
         """Returns `text` with every known secret and URI password masked."""
-        for pattern in self._patterns:
-            text = text.replace(pattern, MASK)
+        if self._matcher is not None:
+            text = self._matcher.sub(MASK, text)
         return without_password(text)
 
     def redact_document(self, document: Any) -> Any:

@@ -109,3 +109,16 @@ def test_secrets_are_kept_out_of_repr() -> None:
     assert PLANTED not in repr(config)
     assert "pw@" not in repr(config)
     assert PLANTED in config.secret_values()
+
+
+def test_the_connect_budget_defaults_to_30_seconds_and_takes_fractions() -> None:
+    assert load(GOOD).mongo_connect_timeout_s == 30.0
+    assert load({**GOOD, "MONGO_CONNECT_TIMEOUT_S": "2.5"}).mongo_connect_timeout_s == 2.5
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf"])
+def test_a_connect_budget_that_is_not_a_positive_number_is_a_problem(value: str) -> None:
+    with pytest.raises(ConfigInvalidError) as raised:
+        load({**GOOD, "MONGO_CONNECT_TIMEOUT_S": value})
+
+    assert raised.value.problems == ["MONGO_CONNECT_TIMEOUT_S must be a number of seconds above 0"]

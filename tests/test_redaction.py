@@ -309,3 +309,19 @@ def test_the_mongorestore_stderr_tail_is_redacted(tmp_path: Path) -> None:
     shown = json.dumps(caught.value.to_document())
     for leak in [*_shapes(PASSWORD), ENCODED]:
         assert leak not in shown
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    ["%5c%c3%bc", "%5C%C3%BC", "%5c%C3%Bc", "%5C%c3%bC"],
+    ids=["lower", "upper", "mix1", "mix2"],
+)
+def test_a_percent_encoded_password_is_masked_whatever_the_case_of_its_escapes(
+    echoed: str,
+) -> None:
+    # The URI carries upper-case escapes; a tool or a driver may echo them in lower case.
+    redactor = Redactor(("mongodb://backup:p%5C%C3%BCss9@db1.example.com/app",))
+
+    shown = redactor.redact(f"login failed for backup with p{echoed}ss9 (no URI around it)")
+
+    assert shown == "login failed for backup with *** (no URI around it)"

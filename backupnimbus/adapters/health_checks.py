@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from backupnimbus.adapters.tool_config import private_config
+from backupnimbus.adapters.tool_config import private_config, start_tool
 from backupnimbus.errors import StorageFailedError
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.object_store import ObjectStore
@@ -130,11 +130,11 @@ class MongoConnectionCheck:
         from backupnimbus.errors import DumpFailedError
 
         with private_config(self._uri) as config:
-            argv = [self._executable, f"--config={config}", "--db=admin",
+            argv = [self._executable, config.argument, "--db=admin",
                     f"--collection={_NO_SUCH_COLLECTION}", "--archive"]  # fmt: skip
             try:
-                process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                process = start_tool(
+                    argv, config, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE, text=True,
                 )  # fmt: skip
             except OSError as exc:

@@ -6,15 +6,17 @@ import collections
 import contextlib
 import io
 import logging
+import math
 import re
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.tool_config import private_config
+from backupnimbus.adapters.tool_config import private_config, start_tool, tool_environment
 from backupnimbus.errors import ConfigInvalidError, DumpFailedError
 from backupnimbus.redaction import Redactor
 from backupnimbus.stop_signal import StopSignal
@@ -26,6 +28,22 @@ _STDERR_TAIL_LINES = 40
 # mongodump's words for a URI or an option it cannot parse; see mongo-tools common/options.
 _REJECTED = re.compile(r"error parsing (command line options|uri)|unknown option", re.IGNORECASE)
 _FIRST_READ = 64 * 1024
+# mongodump's words (mongo-tools mongodump/*.go) when it leaves something out and still exits 0:
+# a collection dropped while it ran, a --collection that does not exist; and any line of the
+# error level, which a later version may print for a collection it skips.
+_LEFT_OUT = re.compile(
+    r"appears to have been dropped after the dump started"
+    r"|^namespace with DB .+ and collection .+ does not exist"
+    r"|^skipping (?!users/roles dump, already dumped admin database|dump of \S+, it is excluded)"
+    r"|^(Failed:|error\b)",
+    re.IGNORECASE,
+)
+# The Go driver's words for refused credentials ("auth error: sasl conversation error: unable
+# to authenticate using mechanism ...: (AuthenticationFailed) Authentication failed.").
+_AUTH_FAILED = re.compile(
+    r"\bauth error\b|authentication failed|AuthenticationFailed|unable to authenticate",
+    re.IGNORECASE,
+)
 
 
 class _DumpNotStartedError(DumpFailedError):
@@ -42,18 +60,22 @@ class MongodumpRunner:
         ns_exclude: Sequence[str] = (),
         redactor: Redactor,
         retry: RetryPolicy,
+        connect_timeout_s: float = 30.0,
     ) -> None:
         self._executable = executable
         self._uri = uri
         self._namespace_args = namespace_arguments(include=ns_include, exclude=ns_exclude)
         self._redactor = redactor.with_secrets([uri])
         self._retry = retry
+        self._connect_timeout_s = connect_timeout_s
+        self._own_timeouts = _uri_options(uri)
 
     def describe_tool(self) -> str:
         try:
             completed = subprocess.run(
-                [self._executable, "--version"], capture_output=True, text=True, timeout=30
-            )
+                [self._executable, "--version"], capture_output=True, text=True, timeout=30,
+                env=tool_environment(),
+            )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise self._not_runnable(exc) from exc
         first = (completed.stdout or completed.stderr).strip().splitlines()
@@ -66,32 +88,62 @@ class MongodumpRunner:
 
     @contextlib.contextmanager
     def open_dump(self, *, compress: bool, stop: StopSignal) -> Iterator[MongodumpStream]:
-        with private_config(self._uri) as config_path:
-            stream = self._retry.call(
-                lambda: self._start(config_path, compress=compress),
-                is_transient=lambda exc: isinstance(exc, _DumpNotStartedError),
-                log=log,
-                what="mongodump",
-            )
-            try:
-                yield stream
-            finally:
-                stream.close()
+        stop.raise_if_set()
+        started = time.monotonic()
 
-    def _start(self, config_path: str, *, compress: bool) -> MongodumpStream:
-        # The URI, password included, is only in the 0600 config file: never in argv.
-        argv = [self._executable, f"--config={config_path}", "--archive"]
+        def attempt() -> MongodumpStream:
+            stop.raise_if_set()
+            remaining = self._connect_timeout_s - (time.monotonic() - started)
+            return self._start(compress=compress, stop=stop, connect_s=remaining)
+
+        stream = self._retry.call(
+            attempt,
+            is_transient=lambda exc: isinstance(exc, _DumpNotStartedError),
+            log=log,
+            what="mongodump",
+            stop=stop,
+            budget_s=self._connect_timeout_s,
+        )
+        try:
+            yield stream
+        finally:
+            stream.close()
+
+    def _start(self, *, compress: bool, stop: StopSignal, connect_s: float) -> MongodumpStream:
+        argv = [self._executable, "--archive"]
         if compress:
             argv.append("--gzip")
         argv += self._namespace_args
+        # Whole seconds: mongo-tools reads both options as seconds (and, through a bug, reads
+        # the URI's serverSelectionTimeoutMS/connectTimeoutMS as seconds too, so a user's own
+        # value is left alone rather than contradicted, which mongodump would reject).
+        seconds = max(1, math.ceil(connect_s))
+        if "serverselectiontimeoutms" not in self._own_timeouts:
+            argv.append(f"--serverSelectionTimeout={seconds}")
+        if "connecttimeoutms" not in self._own_timeouts:
+            argv.append(f"--dialTimeout={seconds}")
+        process: subprocess.Popen[bytes] | None = None
+        stream: MongodumpStream | None = None
         try:
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-        except OSError as exc:
-            raise self._not_runnable(exc) from exc
-        stream = MongodumpStream(process, self._redactor)
-        stream.prime()
+            with private_config(self._uri) as config:
+                argv.insert(1, config.argument)
+                try:
+                    process = start_tool(
+                        argv, config,
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    )  # fmt: skip
+                except OSError as exc:
+                    raise self._not_runnable(exc) from exc
+            stream = MongodumpStream(process, self._redactor, stop)
+            stream.prime()
+        except BaseException:
+            # Whatever interrupts the start (a stop, Ctrl-C, a SIGTERM handler's exception)
+            # must not leave mongodump running, nor unreaped.
+            if process is not None:
+                _kill_and_reap(process)
+            if stream is not None:
+                stream.close()
+            raise
         return stream
 
     def _not_runnable(self, exc: BaseException) -> DumpFailedError:
@@ -105,17 +157,23 @@ class MongodumpRunner:
 class MongodumpStream:
     """Reads a running mongodump's stdout; end-of-file only after a clean exit."""
 
-    def __init__(self, process: subprocess.Popen[bytes], redactor: Redactor) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], redactor: Redactor, stop: StopSignal | None = None
+    ) -> None:
         self._process = process
         self._redactor = redactor
+        self._stop_signal = stop or StopSignal()
         self._pending = b""
         self._tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
         self._counts: dict[str, int] = {}
+        self._warnings: list[str] = []
         self._finished = False
         self._stderr_reader = threading.Thread(
             target=self._drain_stderr, name="mongodump-stderr", daemon=True
         )
         self._stderr_reader.start()
+        # Killed, whatever it is doing: a blocked read then ends, and raises the stop's reason.
+        self._unregister = self._stop_signal.on_stop(self.stop)
 
     def prime(self) -> None:
         """Waits for the first bytes, so a dump that cannot even connect can be retried."""
@@ -126,7 +184,13 @@ class MongodumpStream:
             self._pending = first
             return
         self.close()
-        rejected = [_without_timestamp(line) for line in self._tail if _REJECTED.search(line)]
+        self._stop_signal.raise_if_set()
+        if self._process.returncode == 0:
+            # Nothing to dump (a --collection that does not exist): done, with its warning.
+            self._finished = True
+            return
+        lines = [_without_timestamp(line) for line in self._tail]
+        rejected = [line for line in lines if _REJECTED.search(line)]
         if rejected:
             # Running it again would fail the same way: this is the configuration's fault.
             raise ConfigInvalidError(
@@ -135,12 +199,23 @@ class MongodumpStream:
                     "MONGODUMP_NS_INCLUDE and MONGODUMP_NS_EXCLUDE"
                 ]
             )
+        last = _last_error(lines)
+        if is_authentication_failure(last):
+            # Another try would be refused the same way, and may lock the account.
+            raise DumpFailedError(
+                f"mongodump could not log in; check the user and password in MONGO_URI: {last}",
+                details=self._failure_details(),
+            )
         raise _DumpNotStartedError(
-            f"mongodump exited with code {self._process.returncode} before writing anything",
+            f"mongodump exited with code {self._process.returncode} before writing anything"
+            + (f": {last}" if last else ""),
             details=self._failure_details(),
         )
 
     def read(self, size: int, /) -> bytes:
+        self._stop_signal.raise_if_set()
+        if self._finished and not self._pending:
+            return b""
         if self._pending:
             chunk, self._pending = self._pending[:size], self._pending[size:]
             if len(chunk) < size:
@@ -155,16 +230,20 @@ class MongodumpStream:
         return dict(self._counts)
 
     def warnings(self) -> tuple[str, ...]:
-        return ()
+        """mongodump's lines saying something was left out of a dump it still calls a success."""
+        self._stderr_reader.join(timeout=10)
+        return tuple(self._warnings)
 
     def stop(self) -> None:
         """Kills mongodump from any thread. A blocked `read` then reaches the end of the pipe and
         raises DumpFailedError (killed), so a partial archive never passes for a whole one."""
         if self._process.poll() is None:
-            self._process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
 
     def close(self) -> None:
         """Stops mongodump if it still runs, and reaps it. Safe to call more than once."""
+        self._unregister()
         if self._process.poll() is None:
             self._process.terminate()
             try:
@@ -185,6 +264,7 @@ class MongodumpStream:
             return
         code = self._process.wait()
         self._stderr_reader.join(timeout=10)
+        self._stop_signal.raise_if_set()
         if code != 0:
             raise DumpFailedError(_exit_description(code), details=self._failure_details())
         self._finished = True
@@ -201,7 +281,46 @@ class MongodumpStream:
             done = _DONE_DUMPING.search(line)
             if done:
                 self._counts[done["ns"]] = int(done["count"])
-            log.debug("mongodump: %s", line)
+            warning = dump_warning(line)
+            if warning is not None:
+                self._warnings.append(warning)
+                log.warning("mongodump: %s", warning)
+            else:
+                log.debug("mongodump: %s", line)
+
+
+def _kill_and_reap(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def dump_warning(line: str) -> str | None:
+    """The line, timestamp stripped, when it says mongodump left something out; else None."""
+    text = _without_timestamp(line)
+    return text if _LEFT_OUT.search(text) else None
+
+
+def is_authentication_failure(line: str) -> bool:
+    return bool(_AUTH_FAILED.search(line))
+
+
+def _last_error(lines: Sequence[str]) -> str:
+    """mongodump's own explanation: its last 'Failed:' line, else its last line."""
+    failed = [line for line in lines if line.startswith("Failed:")]
+    return (failed or list(lines) or [""])[-1]
+
+
+def _uri_options(uri: str) -> frozenset[str]:
+    """The lower-cased option names in the URI's query string."""
+    query = uri.partition("?")[2]
+    return frozenset(
+        part.partition("=")[0].strip().lower() for part in re.split(r"[&;]", query) if part
+    )
 
 
 def _exit_description(code: int) -> str:

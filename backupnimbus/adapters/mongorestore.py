@@ -13,7 +13,7 @@ import threading
 from collections.abc import Collection
 from typing import IO
 
-from backupnimbus.adapters.tool_config import private_config
+from backupnimbus.adapters.tool_config import private_config, start_tool
 from backupnimbus.domain.archive import PreludeEntry, read_prelude
 from backupnimbus.errors import RestoreFailedError, VerificationFailedError
 from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
@@ -51,29 +51,30 @@ class MongorestoreRestorer:
     def restore(
         self, *, stream: Readable, compressed: bool, options: RestoreOptions
     ) -> RestoreReport:
-        with private_config(self._uri) as config_path:
-            # The URI, password included, is only in the 0600 config file: never in argv.
-            argv = [self._executable, f"--config={config_path}", "--archive"]
-            argv += restore_arguments(compressed=compressed, options=options)
+        argv = [self._executable, "--archive"]
+        argv += restore_arguments(compressed=compressed, options=options)
+        with private_config(self._uri) as config:
+            argv.insert(1, config.argument)
             try:
-                process = subprocess.Popen(
-                    argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-                )
+                process = start_tool(
+                    argv, config,
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                )  # fmt: skip
             except OSError as exc:
                 raise RestoreFailedError(
                     f"Cannot run mongorestore at '{self._executable}': {exc.__class__.__name__}. "
                     "Install the MongoDB Database Tools or set MONGORESTORE_PATH.",
                     details={"executable": self._executable},
                 ) from exc
-            output = _Output(process, self._redactor)
-            try:
-                _feed(stream, process)
-            except BaseException:
-                # Stopped before stdin closes, so mongorestore never sees a complete archive.
-                _stop(process)
-                raise
-            finally:
-                output.join()
+        output = _Output(process, self._redactor)
+        try:
+            _feed(stream, process)
+        except BaseException:
+            # Stopped before stdin closes, so mongorestore never sees a complete archive.
+            _stop(process)
+            raise
+        finally:
+            output.join()
         if process.returncode != 0:
             raise RestoreFailedError(
                 f"mongorestore failed with exit code {process.returncode}{output.last_words()}",
@@ -99,14 +100,13 @@ class MongorestoreRestorer:
         return tuple(sorted(found & set(namespaces)))
 
     def _prelude(self, database: str) -> tuple[PreludeEntry, ...]:
-        with private_config(self._uri) as config_path, tempfile.TemporaryFile() as stderr:
+        with private_config(self._uri) as config, tempfile.TemporaryFile() as stderr:
             # mongodump has no --nsInclude: it selects a database, and lists all of it.
-            argv = [self._dump_executable, f"--config={config_path}", "--archive",
-                    f"--db={database}"]  # fmt: skip
+            argv = [self._dump_executable, config.argument, "--archive", f"--db={database}"]
             try:
-                process = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                    bufsize=0,
+                process = start_tool(
+                    argv, config,
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, bufsize=0,
                 )  # fmt: skip
             except OSError as exc:
                 raise RestoreFailedError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -70,6 +71,8 @@ class Config:
     """MONGORESTORE_PATH; by default the sibling of MONGODUMP_PATH when that is a path."""
     restore_target_uri: str | None = attrs.field(default=None, repr=False)
     """RESTORE_TARGET_URI (b64): where `restore` writes, unless --target-uri is given."""
+    mongo_connect_timeout_s: float = 30.0
+    """MONGO_CONNECT_TIMEOUT_S: how long all of mongodump's tries to connect may take together."""
     ns_include: tuple[str, ...] = ()
     ns_exclude: tuple[str, ...] = ()
     local_backup_dir: str = "./backups"
@@ -222,6 +225,7 @@ def load_config(
     raw["backup_compression"] = _compression(reader, environ)
     raw["allow_empty_backup"] = reader.flag("ALLOW_EMPTY_BACKUP", default=False)
     raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
+    raw["mongo_connect_timeout_s"] = reader.seconds("MONGO_CONNECT_TIMEOUT_S", default=30.0)
     raw["mongorestore_path"] = reader.plain("MONGORESTORE_PATH") or _sibling_restore(
         raw["mongodump_path"]
     )
@@ -490,6 +494,9 @@ class _Reader:
     def count(self, name: str) -> int:
         return int(self._parse(name, 0, _count, "a whole number of 0 or more"))
 
+    def seconds(self, name: str, *, default: float) -> float:
+        return float(self._parse(name, default, _seconds, "a number of seconds above 0"))
+
     def choice(self, name: str, options: tuple[str, ...], *, default: str) -> str:
         def pick(value: str) -> str:
             if value.lower() not in options:
@@ -522,6 +529,13 @@ def _count(value: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise ValueError(value)
     return int(value)
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(value)
+    return seconds
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -229,6 +229,7 @@ def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRu
         ns_exclude=config.ns_exclude,
         redactor=redactor,
         retry=retry,
+        connect_timeout_s=config.mongo_connect_timeout_s,
     )
 
 
