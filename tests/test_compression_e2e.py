@@ -90,6 +90,7 @@ def test_the_gz_is_standard_gzip_of_what_mongodump_wrote(
     stored = tmp_path / "stored.archive.gz"
     s3.download_file(bucket, key, str(stored))
     gunzipped = subprocess.run(["gzip", "-dc", str(stored)], capture_output=True, check=True)
+    assert raw.read_bytes()[:4] == bytes.fromhex("6de29981"), "mongodump ran without --gzip"
     assert gunzipped.stdout == raw.read_bytes(), "gunzip gives back exactly what mongodump wrote"
     target = f"{seeded}_gz"
     restore = subprocess.run(

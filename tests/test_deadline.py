@@ -94,7 +94,7 @@ class StallingDumpRunner:
         return "stalling-dump 1.0"
 
     @contextlib.contextmanager
-    def open_dump(self, *, compress: bool, stop: Any = None) -> Iterator[StallingDump]:
+    def open_dump(self, *, stop: Any = None) -> Iterator[StallingDump]:
         yield self.dump
 
 

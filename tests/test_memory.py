@@ -61,7 +61,7 @@ CHILD = textwrap.dedent("""
     class Dumps:
         def describe_tool(self): return "endless 1.0"
         @contextlib.contextmanager
-        def open_dump(self, *, compress, stop=None): yield EndlessDump()
+        def open_dump(self, *, stop=None): yield EndlessDump()
 
     class DiscardingStore:
         # Pulls in 8 MiB parts, as the S3 store does, and keeps only the count.

@@ -105,7 +105,7 @@ def test_stop_before_the_first_byte_kills_mongodump_and_raises_its_reason(
 
     with fault_db.fail_point(mode="alwaysOn", data=HOLD_LISTING):
         timer = _set_later(stop, 1.5)
-        with pytest.raises(DeadlineExceededError), runner.open_dump(compress=False, stop=stop):
+        with pytest.raises(DeadlineExceededError), runner.open_dump(stop=stop):
             pass
         timer.join()
 
@@ -128,7 +128,7 @@ def test_stop_during_the_back_off_wakes_it_and_raises_without_another_try(
     started = time.monotonic()
 
     timer = _set_later(stop, 1.0)
-    with pytest.raises(DeadlineExceededError), runner.open_dump(compress=False, stop=stop):
+    with pytest.raises(DeadlineExceededError), runner.open_dump(stop=stop):
         pass
     timer.join()
 
@@ -143,7 +143,7 @@ def test_stop_while_streaming_kills_mongodump_and_the_next_read_raises_the_reaso
     stop = StopSignal()
     runner = _runner(fault_db.uri, mongo_tools, ns_include=[f"{database}.*"])
 
-    with runner.open_dump(compress=False, stop=stop) as dump:
+    with runner.open_dump(stop=stop) as dump:
         assert dump.read(64 * 1024)
         stop.set(DeadlineExceededError("time is up"))
         with pytest.raises(DeadlineExceededError):
@@ -165,7 +165,7 @@ def test_an_interrupt_while_waiting_for_the_first_byte_kills_and_reaps_mongodump
             signal.setitimer(signal.ITIMER_REAL, 1.5)
             with (
                 pytest.raises(KeyboardInterrupt),
-                runner.open_dump(compress=False, stop=StopSignal()),
+                runner.open_dump(stop=StopSignal()),
             ):
                 pass
     finally:
@@ -188,7 +188,7 @@ PARENT = textwrap.dedent(
 
     runner = MongodumpRunner(executable=sys.argv[1], uri=sys.argv[2], redactor=Redactor(),
                              retry=RetryPolicy(attempts=1))
-    with runner.open_dump(compress=False, stop=StopSignal()) as dump:
+    with runner.open_dump(stop=StopSignal()) as dump:
         pass
     """
 )
@@ -258,7 +258,7 @@ def test_a_whole_backup_leaves_no_file_with_the_uri_in_the_temp_dir(
     uri = secantus.uri + "?appName=marker-3b9a"
     runner = _runner(uri, mongo_tools, ns_include=[f"{database}.*"])
 
-    with runner.open_dump(compress=False, stop=StopSignal()) as dump:
+    with runner.open_dump(stop=StopSignal()) as dump:
         while dump.read(1024 * 1024):
             pass
 
@@ -297,7 +297,7 @@ def test_mongodump_gets_only_path_and_locale_from_our_environment(
     with fault_db.fail_point(mode="alwaysOn", data=HOLD_LISTING):
         looker = threading.Thread(target=look)
         looker.start()
-        with pytest.raises(DeadlineExceededError), runner.open_dump(compress=False, stop=stop):
+        with pytest.raises(DeadlineExceededError), runner.open_dump(stop=stop):
             pass
         looker.join()
 
@@ -372,7 +372,7 @@ def test_a_dump_of_a_missing_collection_exits_0_with_a_warning(
     runner = _runner(secantus.uri, mongo_tools, ns_include=[f"{database}.absent"])
     caplog.set_level("WARNING", logger="backupnimbus")
 
-    with runner.open_dump(compress=False, stop=StopSignal()) as dump:
+    with runner.open_dump(stop=StopSignal()) as dump:
         while dump.read(1024 * 1024):
             pass
         warnings = dump.warnings()
@@ -415,7 +415,7 @@ def test_a_closed_port_fails_within_the_connect_budget_with_mongodumps_words(
 
     with (
         pytest.raises(DumpFailedError) as raised,
-        runner.open_dump(compress=False, stop=StopSignal()),
+        runner.open_dump(stop=StopSignal()),
     ):
         pass
 
@@ -455,7 +455,7 @@ def test_a_wrong_password_is_tried_once_and_fails_with_mongodumps_words(
 
     with (
         pytest.raises(DumpFailedError) as raised,
-        runner.open_dump(compress=False, stop=StopSignal()),
+        runner.open_dump(stop=StopSignal()),
     ):
         pass
 

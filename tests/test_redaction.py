@@ -197,7 +197,7 @@ class _CarelessDumpRunner:
     def describe_tool(self) -> str:
         return "100.0.0"
 
-    def open_dump(self, *, compress: bool, stop: Any = None) -> Any:
+    def open_dump(self, *, stop: Any = None) -> Any:
         raise DumpFailedError(f"cannot reach {URI}", details={"said": [PASSWORD]})
 
 
@@ -284,7 +284,7 @@ def test_the_mongodump_stderr_tail_is_redacted(tmp_path: Path) -> None:
 
     with (
         pytest.raises(DumpFailedError) as caught,
-        runner.open_dump(compress=False, stop=StopSignal()),
+        runner.open_dump(stop=StopSignal()),
     ):
         pass
 

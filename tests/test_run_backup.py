@@ -214,7 +214,7 @@ def test_dump_that_exits_before_writing_is_run_again(
     runner = _runner(executable, secantus.uri, database, NO_WAIT)
     caplog.set_level(logging.WARNING, logger="backupnimbus")
 
-    with runner.open_dump(compress=False, stop=StopSignal()) as dump:
+    with runner.open_dump(stop=StopSignal()) as dump:
         archive = _drain(dump)
         counts = dump.namespaces()
 
@@ -232,7 +232,7 @@ def test_dump_that_never_starts_gives_up_after_the_policy_attempts(
 
     with (
         pytest.raises(DumpFailedError) as raised,
-        runner.open_dump(compress=True, stop=StopSignal()),
+        runner.open_dump(stop=StopSignal()),
     ):
         pass
 
@@ -250,7 +250,7 @@ def test_uri_that_mongodump_rejects_is_a_config_error_never_retried(
 
     with (
         pytest.raises(ConfigInvalidError) as raised,
-        runner.open_dump(compress=True, stop=StopSignal()),
+        runner.open_dump(stop=StopSignal()),
     ):
         pass
 
@@ -275,7 +275,7 @@ def test_dump_that_fails_after_writing_is_not_run_again(
     runner = _runner(executable, secantus.uri, database, NO_WAIT)
 
     with (
-        runner.open_dump(compress=False, stop=StopSignal()) as dump,
+        runner.open_dump(stop=StopSignal()) as dump,
         pytest.raises(DumpFailedError) as raised,
     ):
         _drain(dump)

@@ -83,7 +83,7 @@ class FakeDumpRunner:
         return "fake-dump 1.0"
 
     @contextlib.contextmanager
-    def open_dump(self, *, compress: bool, stop: StopSignal) -> Iterator[FakeDump]:
+    def open_dump(self, *, stop: StopSignal) -> Iterator[FakeDump]:
         self.starts += 1
         if self.fail_to_start:
             self.fail_to_start -= 1

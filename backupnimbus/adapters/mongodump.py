@@ -87,14 +87,14 @@ class MongodumpRunner:
         return first[0].split("version:", 1)[-1].strip()
 
     @contextlib.contextmanager
-    def open_dump(self, *, compress: bool, stop: StopSignal) -> Iterator[MongodumpStream]:
+    def open_dump(self, *, stop: StopSignal) -> Iterator[MongodumpStream]:
         stop.raise_if_set()
         started = time.monotonic()
 
         def attempt() -> MongodumpStream:
             stop.raise_if_set()
             remaining = self._connect_timeout_s - (time.monotonic() - started)
-            return self._start(compress=compress, stop=stop, connect_s=remaining)
+            return self._start(stop=stop, connect_s=remaining)
 
         stream = self._retry.call(
             attempt,
@@ -109,10 +109,8 @@ class MongodumpRunner:
         finally:
             stream.close()
 
-    def _start(self, *, compress: bool, stop: StopSignal, connect_s: float) -> MongodumpStream:
+    def _start(self, *, stop: StopSignal, connect_s: float) -> MongodumpStream:
         argv = [self._executable, "--archive"]
-        if compress:
-            argv.append("--gzip")
         argv += self._namespace_args
         # Whole seconds: mongo-tools reads both options as seconds (and, through a bug, reads
         # the URI's serverSelectionTimeoutMS/connectTimeoutMS as seconds too, so a user's own

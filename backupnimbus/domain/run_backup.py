@@ -104,7 +104,7 @@ class RunBackup:
             # before encryption, which leaves nothing to compress; the digest is of what is
             # stored, so that it can be checked without a key.
             with (
-                self.dumps.open_dump(compress=False, stop=stop) as dump,
+                self.dumps.open_dump(stop=stop) as dump,
                 _stopping(stop, dump),
                 _walked(dump, accept=self._require_collections) as walked,
                 self.compressor.compressing(walked, compression=request.compression) as packed,

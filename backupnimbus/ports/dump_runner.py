@@ -36,11 +36,11 @@ class Dump(Protocol):
 
 
 class DumpRunner(Protocol):
-    def open_dump(self, *, compress: bool, stop: StopSignal) -> AbstractContextManager[Dump]:
-        """Starts a dump of the configured source.
+    def open_dump(self, *, stop: StopSignal) -> AbstractContextManager[Dump]:
+        """Starts a dump of the configured source, as a plain archive: compression is the
+        caller's (a StreamCompressor), so that the archive can be walked before it.
 
         Args:
-            compress: gzip the archive stream.
             stop: when it is set, in any phase (connecting, between retries, streaming), the
                 tool is stopped and reaped at once and `stop.reason` is raised from here or from
                 the dump's `read`.
