@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +19,8 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import run_cli
+from tests.conftest import b64, run_cli
+from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row
 from tests.support.servers import Secantus
 from tests.support.ses import moto_sent
@@ -249,3 +252,126 @@ def test_one_backup_per_set_and_second_whatever_the_suffix(
         k for k in error["details"]["existing"] if not k.endswith(".json")
     ]
     assert contents(s3, bucket) == before
+
+
+HOLD_LISTING = {
+    "failCommands": ["listDatabases", "listCollections"],
+    "blockConnection": True,
+    "blockTimeMS": 60_000,
+}
+
+
+@pytest.fixture(scope="module")
+def fault_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDb]:
+    db = FaultDb.start(tmp_path_factory.mktemp("secantus-trust") / "data")
+    yield db
+    db.stop()
+
+
+def _mongodumps() -> list[int]:
+    found = subprocess.run(["pgrep", "-x", "mongodump"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_dump_stuck_before_its_first_byte_is_stopped_at_the_deadline(
+    backup_env: dict[str, str], fault_db: FaultDb, ses_endpoint: str, s3: Any, bucket: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    # listCollections held by the server: mongodump connects, then writes nothing at all.
+    env = {
+        **with_mail(backup_env, ses_endpoint, "stuck"),
+        "MONGO_URI": b64(fault_db.uri),
+        "MONGODUMP_NS_INCLUDE": f"{fault_db.dataset('tiny')}.*",
+        "TMPDIR": str(tmp_path),
+    }
+    before = _mongodumps()
+
+    with fault_db.fail_point(mode="alwaysOn", data=HOLD_LISTING):
+        started = time.monotonic()
+        completed = run_cli(["run", "--json", "--timeout", "3"], env, timeout=120)
+        elapsed = time.monotonic() - started
+
+    mails = moto_sent(ses_endpoint, "[BackupNimbus] Backup failed: stuck")
+    orphans = sorted(set(_mongodumps()) - set(before))
+    left_in_tmp = sorted(p.name for p in tmp_path.iterdir())
+    MATRIX.record(
+        "dump-stuck-before-first-byte",
+        Row(
+            fault="`run --timeout 3` while listCollections is held for 60 s (fail point): "
+            "mongodump never writes its first byte",
+            injected=1,
+            expected="TIMEOUT at the deadline, exit 1; mongodump killed and reaped; failure "
+            "e-mail; nothing stored, nothing left in the temp dir",
+            observed=f"exit {completed.returncode} after {round(elapsed)} s; "
+            f"{len(orphans)} mongodump left; {len(mails)} failure e-mail(s); "
+            f"{len(left_in_tmp)} file(s) in the temp dir",
+            failed_cleanly=int(completed.returncode == 1 and not orphans and not left_in_tmp),
+            orphaned_uploads=open_uploads(s3, bucket),
+            false_successes=int(completed.returncode == 0),
+        ),
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr[-3000:]
+    error = json.loads(completed.stdout)["error"]
+    assert error["code"] == "TIMEOUT"
+    assert elapsed < 20, "the deadline counts from the start, not from the first byte"
+    assert orphans == [], "mongodump must die with the run"
+    assert left_in_tmp == [], "nothing, the URI above all, may be left on disk"
+    assert len(mails) == 1
+    assert "TIMEOUT" in mails[0].body
+    assert 'BackupSuccess": 0' in completed.stderr, "the failure is counted in the metric"
+    assert contents(s3, bucket) == {}
+
+
+def test_a_dump_that_leaves_something_out_is_stored_as_partial_and_never_counts(
+    env: dict[str, str], mongo_tools: Path, tmp_path: Path, s3: Any, bucket: str,
+    ses_endpoint: str,
+) -> None:  # fmt: skip
+    before = _good_backup(env, s3, bucket)
+    # mongodump exits 0 after reporting a collection it could not read, as it does for one the
+    # user may not read: forced here, since the real one needs a server with finer roles.
+    skipping = _stand_in(
+        tmp_path, mongo_tools,
+        '"$REAL" "$@" || exit $?\n'
+        "printf '2025-04-08T10:15:31.000+0000\\tFailed: error reading collection shop.secret: "
+        "(Unauthorized) not authorized on shop to execute command\\n' >&2",
+    )  # fmt: skip
+    name = env["BACKUP_NAME"]
+
+    partial = run_cli(
+        ["run", "--json", "--timestamp", LATER_AT], {**env, "MONGODUMP_PATH": skipping}
+    )
+
+    after = contents(s3, bucket)
+    incomplete = moto_sent(ses_endpoint, f"[BackupNimbus] Backup incomplete: {name}")
+    succeeded = moto_sent(ses_endpoint, f"[BackupNimbus] Backup succeeded: {name}")
+    MATRIX.record(
+        "dump-partial-exit-0",
+        Row(
+            fault="mongodump reports a collection it could not read (Unauthorized) and exits 0",
+            injected=1,
+            expected="stored as partial (manifest says so, with the warning), exit 3, "
+            '"Backup incomplete" e-mail; never --latest, never counted by retention',
+            observed=f"exit {partial.returncode}; {len(incomplete)} incomplete e-mail(s); "
+            f"{len(before) - lost_count(before, after)} of {len(before)} earlier object(s) kept",
+            survived=int(partial.returncode == 3),
+            bytes_lost=lost_since(before, after),
+            orphaned_uploads=open_uploads(s3, bucket),
+            false_successes=int(partial.returncode == 0) + len(succeeded) - 1,
+            good_backups_lost=lost_count(before, after) // 2,
+        ),
+    )
+    assert partial.returncode == 3, partial.stdout + partial.stderr[-3000:]
+    error = json.loads(partial.stdout)["error"]
+    assert error["code"] == "PARTIAL_BACKUP"
+    manifest = error["details"]["backup"]["manifest"]
+    assert manifest["status"] == "partial"
+    assert any("Unauthorized" in warning for warning in manifest["warnings"])
+    assert lost_count(before, after) == 0, "retention of one kept the last complete backup"
+    assert len(incomplete) == 1
+    assert "Unauthorized" in incomplete[0].body
+    assert len(succeeded) == 1, "only the complete backup was mailed as a success"
+    latest = run_cli(["verify", "--latest", "--json"], env)
+    assert latest.returncode == 0, latest.stdout + latest.stderr[-2000:]
+    assert "20250407T101530Z" in json.loads(latest.stdout)["key"], "--latest skips the partial"
+    listed = json.loads(run_cli(["list", "--json"], env).stdout)["backups"]
+    assert [b["status"] for b in listed] == ["partial", "complete"]

@@ -49,6 +49,8 @@ ROWS = (
     "dump-truncated-exit-0",
     "dump-not-an-archive-exit-0",
     "timestamp-in-the-future",
+    "dump-stuck-before-first-byte",
+    "dump-partial-exit-0",
 )
 
 
