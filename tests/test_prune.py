@@ -656,7 +656,7 @@ def test_retention_variables_apply_unless_a_flag_is_given(
         (["prune"], {"RETENTION_KEEP_DAILY": "-3", "RETENTION_KEEP_LAST": "x"},
          "RETENTION_KEEP_LAST must be a whole number of 0 or more; RETENTION_KEEP_DAILY"),
         (["prune", "--keep-daily", "-1"], {}, "--keep-daily: expected a whole number"),
-        (["prune", "--keep-last", "1"], {}, "give --name NAME, or --all-sets"),
+        (["prune", "--keep-last", "1", "--name", "a", "--all-sets"], {}, "not allowed with"),
     ],
 )  # fmt: skip
 def test_usage_and_configuration_errors_exit_2_and_delete_nothing(
