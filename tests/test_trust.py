@@ -375,3 +375,9 @@ def test_a_dump_that_leaves_something_out_is_stored_as_partial_and_never_counts(
     assert "20250407T101530Z" in json.loads(latest.stdout)["key"], "--latest skips the partial"
     listed = json.loads(run_cli(["list", "--json"], env).stdout)["backups"]
     assert [b["status"] for b in listed] == ["partial", "complete"]
+    key = error["details"]["backup"]["key"]
+    dry = run_cli(
+        ["restore", key, "--dry-run", "--json"], {**env, "RESTORE_TARGET_URI": env["MONGO_URI"]}
+    )
+    assert dry.returncode == 0, dry.stdout + dry.stderr[-2000:]
+    assert json.loads(dry.stdout)["backup_status"] == "partial", "a restore says it is partial"

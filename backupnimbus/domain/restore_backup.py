@@ -79,6 +79,8 @@ class RestoreResult:
     """The digest matched the manifest's; False when there was no manifest (a local file)."""
     dry_run: bool
     existing: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """For a partial backup: what its dump left out, which this restore cannot bring back."""
     """For a dry run: the target namespaces that already exist in the target (which --drop
     would replace, and a restore without it would add documents to)."""
 
@@ -168,6 +170,7 @@ class RestoreBackup:
             verified=manifest is not None,
             dry_run=dry_run,
             existing=self.restorer.existing(list(report.planned)) if dry_run else (),
+            warnings=manifest.warnings if manifest and not manifest.complete else (),
         )
         if report.failures:
             raise RestoreFailedError(

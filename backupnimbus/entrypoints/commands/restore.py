@@ -128,6 +128,9 @@ def result_document(result: RestoreResult) -> dict[str, Any]:
         "sha256_verified": result.verified,
         "dry_run": result.dry_run,
         **({"existing": list(result.existing)} if result.dry_run else {}),
+        # A partial backup restores what it holds; what its dump left out is not in it.
+        "backup_status": "partial" if result.warnings else "complete",
+        "warnings": list(result.warnings),
     }
 
 
@@ -144,6 +147,9 @@ def render(document: dict[str, Any]) -> str:
     existing = set(document.get("existing") or ())
     if store:
         lines.append(f"  from {store}")
+    if document.get("warnings"):
+        lines.append("  PARTIAL backup: its dump left out what these warnings name:")
+        lines += [f"    {warning}" for warning in document["warnings"]]
     for namespace, count in document["namespaces"].items():
         note = ""
         if namespace in existing:
