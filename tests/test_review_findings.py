@@ -1,0 +1,47 @@
+"""Defects found by a hostile review of the trust guarantees: each test shows one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from backupnimbus.adapters.memory import FakeClock
+from backupnimbus.domain.list_backups import ListBackups, latest_complete
+from backupnimbus.domain.prune_backups import PruneBackups
+from backupnimbus.domain.retention import RetentionPolicy
+from tests.test_prune import NOW, PREFIX, AgedStore, _manifest
+
+
+def _history_with_a_clock_that_ran_ahead() -> tuple[AgedStore, str, str]:
+    """Three backups of one set. The middle one ran on a host whose clock was a year ahead:
+    its manifest's finished_at says a year from now, but the store, whose clock is right,
+    recorded it two days ago. The last one was really made an hour ago."""
+    store = AgedStore()
+    store.add("orders", NOW - timedelta(days=3))
+    ahead = store.add("orders", NOW - timedelta(days=2))
+    store.objects[ahead + ".manifest.json"] = _manifest(
+        ahead, "orders", NOW + timedelta(days=365), finished_at=NOW + timedelta(days=365)
+    )
+    newest = store.add("orders", NOW - timedelta(hours=1))
+    return store, ahead, newest
+
+
+def test_latest_is_not_a_backup_whose_finish_time_is_after_the_store_wrote_it() -> None:
+    store, ahead, newest = _history_with_a_clock_that_ran_ahead()
+
+    records = ListBackups(store=store, prefix=PREFIX).run(name="orders")
+    chosen = latest_complete(records, name="orders")
+
+    # restore --latest would put back data two days old, and keep doing so for a year.
+    assert chosen.key == newest, f"--latest chose {chosen.key}, a backup made 2 days ago"
+
+
+def test_prune_keeps_the_newest_good_backup_when_a_clock_once_ran_ahead() -> None:
+    store, ahead, newest = _history_with_a_clock_that_ran_ahead()
+    prune = PruneBackups(
+        list_backups=ListBackups(store=store, prefix=PREFIX), store=store,
+        clock=FakeClock(current=NOW),
+    )  # fmt: skip
+
+    prune.run(policy=RetentionPolicy(last=1), name="orders")
+
+    assert newest in store.objects, "prune deleted the backup really made last"
