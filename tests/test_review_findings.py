@@ -26,7 +26,7 @@ def _history_with_a_clock_that_ran_ahead() -> tuple[AgedStore, str, str]:
 
 
 def test_latest_is_not_a_backup_whose_finish_time_is_after_the_store_wrote_it() -> None:
-    store, ahead, newest = _history_with_a_clock_that_ran_ahead()
+    store, _, newest = _history_with_a_clock_that_ran_ahead()
 
     records = ListBackups(store=store, prefix=PREFIX).run(name="orders")
     chosen = latest_complete(records, name="orders")
@@ -36,7 +36,7 @@ def test_latest_is_not_a_backup_whose_finish_time_is_after_the_store_wrote_it() 
 
 
 def test_prune_keeps_the_newest_good_backup_when_a_clock_once_ran_ahead() -> None:
-    store, ahead, newest = _history_with_a_clock_that_ran_ahead()
+    store, _, newest = _history_with_a_clock_that_ran_ahead()
     prune = PruneBackups(
         list_backups=ListBackups(store=store, prefix=PREFIX), store=store,
         clock=FakeClock(current=NOW),
