@@ -83,7 +83,8 @@ class AgedStore(InMemoryObjectStore):
         if complete:
             manifest = _manifest(key, name, at, finished_at=finished_at, partial=partial)
             self.objects[manifest_key(key)] = manifest
-            self.written_at[manifest_key(key)] = at
+            # The store writes a manifest when its backup finishes.
+            self.written_at[manifest_key(key)] = finished_at or at + timedelta(seconds=42)
         return key
 
 
@@ -467,17 +468,20 @@ def _job(store: AgedStore, clock: FakeClock, policy: RetentionPolicy) -> BackupJ
     return container.resolve(BackupJob)
 
 
+@attrs.define
 class _StampingStore(AgedStore):
-    """Records a write time for what a job writes, as S3 does."""
+    """Records a write time for what a job writes, by the clock's time, as S3 does."""
+
+    clock: FakeClock = attrs.Factory(lambda: FakeClock(current=NOW))
 
     def _commit(self, key: str, data: bytes) -> None:
         super()._commit(key, data)
-        self.written_at[key] = NOW
+        self.written_at[key] = self.clock.current
 
 
 def test_a_run_after_a_future_stamped_backup_keeps_its_own_backup() -> None:
-    store = _StampingStore()
     clock = FakeClock(current=NOW)
+    store = _StampingStore(clock=clock)
     job = _job(store, clock, RetentionPolicy(last=1))
     # Stamped a year ahead when it finished, as an older version's `--timestamp` allowed.
     future = store.add("mongodb", NOW + timedelta(days=365), finished_at=NOW)
@@ -492,8 +496,8 @@ def test_a_run_after_a_future_stamped_backup_keeps_its_own_backup() -> None:
 
 
 def test_a_manual_backup_stamped_in_the_past_is_not_deleted_by_its_own_run() -> None:
-    store = _StampingStore()
     clock = FakeClock(current=NOW)
+    store = _StampingStore(clock=clock)
     job = _job(store, clock, RetentionPolicy(last=1))
     earlier = job.run(request=BackupRequest(name="mongodb"))
     clock.current += timedelta(hours=1)

@@ -49,7 +49,10 @@ class LocalDirectoryStore:
             return
         for path in sorted(self._root.rglob("*")):
             key = path.relative_to(self._root).as_posix()
-            if path.is_file() and key.startswith(prefix) and _PARTIAL not in path.name:
+            # Unfinished writes are listed too, under their own names: one a killed run left
+            # behind is then an incomplete backup, which prune removes after its grace period
+            # (S3 hides an unfinished upload, and its lifecycle rule removes it).
+            if path.is_file() and key.startswith(prefix):
                 stat = path.stat()
                 yield StoredObject(
                     key=key,

@@ -12,9 +12,10 @@ MANIFEST_SUFFIX = ".manifest.json"
 
 ARCHIVE_KEY = re.compile(
     r"(?:^|/)(?P<name>[^/]+)/\d{4}/\d{2}/\d{2}/(?P=name)-(?P<stamp>\d{8}T\d{6}Z)"
-    r"\.archive(?P<compression>\.gz|\.zst)?(?P<age>\.age)?$"
+    r"\.archive(?P<compression>\.gz|\.zst)?(?P<age>\.age)?(?P<unfinished>\.partial-[0-9a-f]+)?$"
 )
-"""`{name}/YYYY/MM/DD/{name}-{stamp}.archive[.gz|.zst][.age]`, after the prefix."""
+"""`{name}/YYYY/MM/DD/{name}-{stamp}.archive[.gz|.zst][.age]`, after the prefix; the local
+store's unfinished writes add `.partial-<hex>`, and never have a manifest."""
 COMPRESSION_OF_SUFFIX = {".gz": GZIP, ".zst": ZSTD, None: NONE}
 
 

@@ -45,6 +45,8 @@ class BackupRecord:
     """The decoded manifest; None when there is none or it is unreadable."""
     manifest_problem: str | None = None
     """Why a manifest that exists could not be used; None when it could, or is absent."""
+    manifest_written_at: datetime | None = None
+    """When the store wrote the manifest, by the store's own clock."""
 
     @property
     def state(self) -> str:
@@ -80,7 +82,8 @@ class ListBackups:
                 continue
             record = _record(obj, match)
             if key + MANIFEST_SUFFIX in objects:
-                record = self._with_manifest(record)
+                written = objects[key + MANIFEST_SUFFIX].modified_at
+                record = self._with_manifest(attrs.evolve(record, manifest_written_at=written))
             records.append(record)
         return sorted(records, key=lambda r: (r.timestamp, r.key), reverse=True)
 
@@ -120,9 +123,17 @@ def latest_complete(records: list[BackupRecord], *, name: str | None) -> BackupR
 
 
 def finished_order(record: BackupRecord) -> tuple[datetime, str]:
-    """Sort key of complete backups, oldest first: the manifest's finish time, then the key."""
+    """Sort key of complete backups, oldest first: when the backup finished, then the key.
+
+    That is the manifest's finish time, but never later than when the store wrote the manifest:
+    the store's clock is one clock for every backup, while a host whose clock once ran ahead
+    would otherwise write a backup that counts as the newest, for `--latest` and retention
+    alike, until real time caught up with it."""
     assert record.manifest is not None, "only complete backups have an order"
-    return (record.manifest.finished_at, record.key)
+    finished = record.manifest.finished_at
+    if record.manifest_written_at is not None:
+        finished = min(finished, record.manifest_written_at)
+    return (finished, record.key)
 
 
 def _record(obj: StoredObject, match: re.Match[str]) -> BackupRecord:

@@ -10,7 +10,7 @@ from backupnimbus.domain.archive import AGE_MAGIC, ArchiveSummary, read_archive
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.plain_archive import PeekingReader, plain_archive, sniff_compression
-from backupnimbus.domain.read_manifest import read_manifest
+from backupnimbus.domain.read_manifest import backup_set_of, read_manifest
 from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from backupnimbus.ports.cipher import ArchiveCipher
@@ -109,9 +109,10 @@ class VerifyBackup:
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Decrypts encrypted backups; their sha256 is checked on the stored, encrypted bytes."""
 
-    def run(self, *, key: str) -> VerificationReport:
+    def run(self, *, key: str, name: str | None = None) -> VerificationReport:
         """Checks a partial backup as thoroughly as a complete one: the report's manifest says
-        which it is.
+        which it is. With `name`, the backup must also be one of that set, by its key and its
+        manifest: a key of another set is not what was asked for.
 
         Raises: BackupNotFoundError for no archive at `key`; ManifestUnusableError (a
         VerificationFailedError) when its manifest is missing, unreadable or describes another
@@ -120,7 +121,14 @@ class VerifyBackup:
         ConfigInvalidError when it is encrypted and no identity is configured."""
         if not self.store.exists(key=key):
             raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
-        manifest = read_manifest(self.store, key=key)
+        owner = backup_set_of(key)
+        if name is not None and owner != name:
+            raise VerificationFailedError(
+                f"Backup {key} is one of set {owner!r}, not of set {name!r}: verify it without "
+                "--name, or give a key of that set",
+                details={"key": key, "name": name, "set_of_key": owner},
+            )
+        manifest = read_manifest(self.store, key=key, name=name)
         with self.store.open_read(key=key) as stream:
             digesting = DigestingReader(stream)
             found, archive_error = _walk(

@@ -120,7 +120,7 @@ class Jobs:
             name = invocation.name or self.config.backup_name
             records = self.container.resolve(ListBackups).run(name=name)
             key = latest_complete(records, name=name).key
-        report = self.container.resolve(VerifyBackup).run(key=key)
+        report = self.container.resolve(VerifyBackup).run(key=key, name=invocation.name)
         return {**verified_document(report), "store": store_document(self.config)}
 
     def prune(self, invocation: Invocation) -> dict[str, Any]:

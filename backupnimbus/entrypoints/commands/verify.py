@@ -51,7 +51,8 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
     if args.latest:
         name = selected_set(args, config)
         key = latest_complete(container.resolve(ListBackups).run(name=name), name=name).key
-    report = container.resolve(VerifyBackup).run(key=key)
+    # A set named with a KEY is a check too: the key must be one of that set.
+    report = container.resolve(VerifyBackup).run(key=key, name=args.name)
     return {**verified_document(report), "store": store_document(config)}
 
 
