@@ -1,4 +1,4 @@
-"""The `backupnimbus` command line (DESIGN §2)."""
+"""The `backupnimbus` command line: parses, runs one command, renders its document or error."""
 
 from __future__ import annotations
 

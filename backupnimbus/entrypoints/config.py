@@ -1,4 +1,4 @@
-"""Configuration: read from a mapping, decoded, validated all at once (DESIGN §1)."""
+"""Configuration: read from a mapping, decoded, validated all at once."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def load_config(
         )
     raw["bucket"] = bucket
 
-    # Inside Lambda the runtime sets these itself, in plain text (DESIGN §1). Empty ones mean
+    # Inside Lambda the runtime sets these itself, in plain text, never base64. Empty ones mean
     # unset: the Lambda emulator exports them empty when it has none, and boto3's own chain
     # (a role, ~/.aws) must then be used rather than the run refused.
     read = reader.plain if in_lambda else reader.secret

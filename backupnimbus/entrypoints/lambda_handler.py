@@ -1,4 +1,4 @@
-"""AWS Lambda entrypoint: `backupnimbus.entrypoints.lambda_handler.handler` (DESIGN §4).
+"""AWS Lambda entrypoint: `backupnimbus.entrypoints.lambda_handler.handler`.
 
 Nothing is built at import: the container is made on the first invocation and reused while the
 execution environment stays warm. Imports are kept lean for the cold start.
