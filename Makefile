@@ -42,7 +42,7 @@ lint: venv
 run: venv tools
 	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" $(BIN)/python -m backupnimbus.entrypoints.make_run
 
-# The benchmark of issue 7 (benchmarks/): docs/benchmarks.md, docs/benchmarks.png and
+# The benchmark (benchmarks/): docs/benchmarks.md, docs/benchmarks.png and
 # benchmarks/results.json from one run. Options through BENCH_ARGS, e.g. BENCH_ARGS='--only a,d'.
 BENCH_CACHE ?= $(HOME)/.cache/backupnimbus/bench
 BENCH_AWS := $(BENCH_CACHE)/awscli-venv/bin/aws

@@ -16,7 +16,6 @@ class BackupNimbusError(Exception):
     """Base of every failure BackupNimbus reports on purpose."""
 
     code: ClassVar[str] = "BACKUP_ERROR"
-    http_status: ClassVar[int] = 500
     exit_code: ClassVar[int] = 1
 
     def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
@@ -41,7 +40,6 @@ class ConfigInvalidError(BackupNimbusError):
     """The configuration cannot be used; `problems` lists every reason at once."""
 
     code = "CONFIG_ERROR"
-    http_status = 400
     exit_code = 2
 
     def __init__(self, problems: list[str]) -> None:
@@ -86,12 +84,10 @@ class ObjectExistsError(StorageFailedError):
     """A backup already holds the key; backups are never overwritten."""
 
     code = "ALREADY_EXISTS"
-    http_status = 409
 
 
 class BackupNotFoundError(BackupNimbusError):
     code = "NOT_FOUND"
-    http_status = 404
 
 
 class NotificationFailedError(BackupNimbusError):
@@ -100,7 +96,6 @@ class NotificationFailedError(BackupNimbusError):
 
 class VerificationFailedError(BackupNimbusError):
     code = "VERIFY_ERROR"
-    http_status = 422
 
 
 class RestoreFailedError(BackupNimbusError):
@@ -111,7 +106,6 @@ class RestoreFailedError(BackupNimbusError):
 
 class DeadlineExceededError(BackupNimbusError):
     code = "TIMEOUT"
-    http_status = 504
 
 
 class SecretUnavailableError(BackupNimbusError):
@@ -119,7 +113,6 @@ class SecretUnavailableError(BackupNimbusError):
     the network): running again may succeed, unlike a missing parameter (CONFIG_ERROR)."""
 
     code = "SECRET_ERROR"
-    http_status = 503
 
 
 def missing_identity(label: str, variables: str) -> VerificationFailedError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,9 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         *[f"- {name}: {value}" for name, value in machine.items()],
         "",
         "Paths in the commands below: "
-        + ", ".join(f"`{name}` = `{value}`" for name, value in document["variables"].items())
+        + ", ".join(
+            f"`{name}` = `{_portable(value)}`" for name, value in document["variables"].items()
+        )
         + ". `$REPLAY` runs benchmarks/replay.py, the mongodump stand-in.",
         "",
         "## Results",
@@ -131,6 +134,14 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# The machine's home directory says nothing to a reader and ties the doc to one machine.
+_HOME = re.compile(r"^(/root|/home/[^/]+)(?=/|$)")
+
+
+def _portable(value: Any) -> str:
+    return _HOME.sub("~", str(value))
 
 
 def _summary_row(s: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The side-by-side scenarios of issue 7: BackupNimbus against the script a user would write.
+"""The side-by-side scenarios: BackupNimbus against the script a user would write.
 
 Every scenario runs both sides `repeat` times in the same run, alternating which goes first, and
 keeps the pairs together so ratios are taken pair by pair (ours and the baseline under the same

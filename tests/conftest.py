@@ -102,7 +102,7 @@ def backup_env(
     bucket: str,
     tmp_path: Path,
 ) -> dict[str, str]:
-    """The configuration of a backup from SecantusDB into moto S3, base64 where DESIGN says."""
+    """The configuration of a backup from SecantusDB into moto S3, base64 where the README says."""
     return {
         "MONGO_URI": b64(secantus.uri),
         "AWS_S3_BUCKET_NAME": b64(bucket),

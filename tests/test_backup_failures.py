@@ -1,7 +1,7 @@
 """Failed and interrupted backups, end to end: real mongodump, SecantusDB, moto S3, the CLI.
 
 Whatever goes wrong, the bucket must hold either a complete backup with its manifest or nothing:
-no partial object at the final key and no multipart upload left open (DESIGN §3).
+no partial object at the final key and no multipart upload left open.
 """
 
 from __future__ import annotations

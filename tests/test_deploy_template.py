@@ -428,7 +428,7 @@ def test_the_function_environment_is_a_valid_configuration_of_the_tool() -> None
             "BackupName": "shop",
         }
     )
-    # Inside Lambda the runtime adds these, plain (DESIGN §1).
+    # Inside Lambda the runtime adds these, plain, never base64.
     environ = {
         **lambda_environment(stack),
         "AWS_LAMBDA_FUNCTION_NAME": "backupnimbus",

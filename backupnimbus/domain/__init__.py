@@ -1,3 +1,13 @@
-"""Pure use cases: the standard library, attrs and the ports, nothing else."""
+"""The domain: the use cases and the rules they share (archive format, keys, retention).
+
+May import: the standard library; attrs and cattrs; fastcrc and isal, which only compute;
+`backupnimbus.ports`, `backupnimbus.errors`, `backupnimbus.stop_signal`,
+`backupnimbus.redaction`; and the domain itself.
+
+Must not import: adapters, entrypoints, or any library that reaches a service, a process or
+the file system on its own (boto3, pymongo, punq, ...). Everything outside comes in through a
+port, so that every use case runs in a unit test with the fakes in adapters/memory.py.
+(tests/test_import_rules.py enforces this.)
+"""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A streaming reader of mongodump archives (DESIGN §6): checks the structure and every CRC.
+"""A streaming mongodump-archive reader (docs/architecture.md): checks structure and every CRC.
 
 It walks the int32 lengths instead of decoding documents, so it keeps pace with hashing, and it
 holds at most one read chunk plus one document in memory whatever the archive's size.

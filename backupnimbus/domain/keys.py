@@ -1,4 +1,4 @@
-"""Where a backup lands in the store (DESIGN §3)."""
+"""Where a backup lands in the store (README "What lands in the bucket")."""
 
 from __future__ import annotations
 

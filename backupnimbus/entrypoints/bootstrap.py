@@ -14,7 +14,11 @@ def bootstrap(*, require_mongo: bool = True, require_store: bool = True) -> tupl
     from backupnimbus.redaction import Redactor
 
     config = config_from_environment(require_mongo=require_mongo, require_store=require_store)
-    configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+    configure_logging(
+        level=config.log_level,
+        redactor=Redactor(config.secret_values()),
+        log_format=config.log_format,
+    )
     # Progress bars only for a person watching a terminal; logs and pipes stay clean.
     progress = sys.stderr if sys.stderr.isatty() else None
     return config, build_container(config, progress=progress)

@@ -1,4 +1,4 @@
-"""The `backupnimbus` command line (DESIGN §2)."""
+"""The `backupnimbus` command line: parses, runs one command, renders its document or error."""
 
 from __future__ import annotations
 
@@ -89,10 +89,43 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def fail(error: BackupNimbusError, *, as_json: bool) -> int:
-    """Prints the error document (stdout with --json, else stderr); returns the exit code."""
-    document = json.dumps(_redactor().redact_document(error.to_document()), sort_keys=True)
-    print(document, file=sys.stdout if as_json else sys.stderr)
+    """Prints the error (stdout with --json, else stderr); returns the exit code.
+
+    A person at a terminal reads `Error [CODE]: message` and the details one per line; --json
+    and anything that is not a terminal (a pipe, a log collector) get the JSON document."""
+    document = _redactor().redact_document(error.to_document())
+    if as_json:
+        print(json.dumps(document, sort_keys=True))
+    elif sys.stderr.isatty():
+        print(error_text(document["error"]), file=sys.stderr)
+    else:
+        print(json.dumps(document, sort_keys=True), file=sys.stderr)
     return error.exit_code
+
+
+def error_text(error: dict[str, Any]) -> str:
+    """The error document's `error` member as lines for a person."""
+    details = dict(error.get("details") or {})
+    usage = details.pop("usage", None)
+    message = str(error["message"])
+    problems = details.get("problems")
+    if isinstance(problems, list) and problems:
+        # The message repeats the problems on one line; here they follow one per line.
+        message = message.removesuffix(": " + "; ".join(map(str, problems)))
+    lines = [f"Error [{error['code']}]: {message}"]
+    for name, value in details.items():
+        if isinstance(value, list) and value:
+            lines.append(f"  {name}:")
+            lines.extend(f"    - {_plain(item)}" for item in value)
+        else:
+            lines.append(f"  {name}: {_plain(value)}")
+    if usage:
+        lines.append(str(usage))
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _redactor() -> Redactor:
@@ -117,7 +150,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         usage = self.format_usage().strip()
         as_json = _json_wanted.get()
-        if not as_json:
+        if not as_json and not sys.stderr.isatty():
+            # On a terminal the usage closes the error's text instead.
             print(usage, file=sys.stderr)
         error = UsageInvalidError([message])
         error.details["usage"] = usage

@@ -1,4 +1,4 @@
-"""Configuration: read from a mapping, decoded, validated all at once (DESIGN §1)."""
+"""Configuration: read from a mapping, decoded, validated all at once."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from backupnimbus.ports.secret_source import SecretSource
 LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "WARNING": "WARNING",
               "ERROR": "ERROR"}  # fmt: skip
 APP_ENVS = ("development", "production", "test")
+LOG_FORMATS = ("json", "text")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -57,6 +58,8 @@ class Config:
     aws_region: str | None = None
     app_env: str = "production"
     log_level: str = "INFO"
+    log_format: str | None = None
+    """LOG_FORMAT: "json" or "text"; None picks text on a terminal, JSON elsewhere."""
     notifications: NotificationConfig = NotificationConfig()
     backup_name: str = "mongodb"
     backup_prefix: str = "backups/"
@@ -157,7 +160,7 @@ def load_config(
         )
     raw["bucket"] = bucket
 
-    # Inside Lambda the runtime sets these itself, in plain text (DESIGN §1). Empty ones mean
+    # Inside Lambda the runtime sets these itself, in plain text, never base64. Empty ones mean
     # unset: the Lambda emulator exports them empty when it has none, and boto3's own chain
     # (a role, ~/.aws) must then be used rather than the run refused.
     read = reader.plain if in_lambda else reader.secret
@@ -191,6 +194,13 @@ def load_config(
             raw["log_level"] = LOG_LEVELS[level.upper()]
         else:
             reader.problem("LOG_LEVEL must be one of DEBUG, INFO, WARN, ERROR")
+    log_format = reader.plain("LOG_FORMAT")
+    raw["log_format"] = None
+    if log_format is not None:
+        if log_format.lower() in LOG_FORMATS:
+            raw["log_format"] = log_format.lower()
+        else:
+            reader.problem("LOG_FORMAT must be json or text")
 
     enabled = reader.flag("NOTIFICATIONS_ENABLED", default=False)
     sender = reader.secret("NOTIFICATION_SENDER_EMAIL")

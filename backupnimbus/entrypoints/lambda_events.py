@@ -1,4 +1,4 @@
-"""What a Lambda invocation asks for (DESIGN §4), parsed strictly at the edge."""
+"""What a Lambda invocation asks for (README "Lambda"), parsed strictly at the edge."""
 
 from __future__ import annotations
 

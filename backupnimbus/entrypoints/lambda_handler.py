@@ -1,4 +1,4 @@
-"""AWS Lambda entrypoint: `backupnimbus.entrypoints.lambda_handler.handler` (DESIGN §4).
+"""AWS Lambda entrypoint: `backupnimbus.entrypoints.lambda_handler.handler`.
 
 Nothing is built at import: the container is made on the first invocation and reused while the
 execution environment stays warm. Imports are kept lean for the cold start.
@@ -72,7 +72,11 @@ def _build(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> A
     from backupnimbus.redaction import Redactor
 
     config = config_from_environment(environ)
-    configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+    configure_logging(
+        level=config.log_level,
+        redactor=Redactor(config.secret_values()),
+        log_format=config.log_format,
+    )
     return Jobs.build(config, **overrides)
 
 

@@ -1,7 +1,9 @@
-"""JSON-lines logging to stderr, with every record passed through the redactor."""
+"""Logging to stderr, every record passed through the redactor: JSON lines for machines
+(Lambda, CloudWatch, CI), text lines for a person at a terminal (LOG_FORMAT)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
@@ -74,10 +76,63 @@ class _Formatter(JsonFormatter):
         return self._redactor.redact(super().format(record))
 
 
-def configure_logging(*, level: str, redactor: Redactor) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class _TextFormatter(logging.Formatter):
+    """`10:15:30 INFO    message  field=value ...`: what a person reads at a terminal."""
+
+    def __init__(self, redactor: Redactor, show_tracebacks: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+        self._redactor = redactor
+        self._show_tracebacks = show_tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._show_tracebacks:
+            record.exc_text = None
+        line = super().format(record)
+        fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD | {"asctime"}}
+        embedded = fields.pop(EMF_FIELD, None)
+        if isinstance(embedded, dict):
+            # The metric's values; its `_aws` envelope means something to CloudWatch only.
+            fields.update({k: v for k, v in embedded.items() if not k.startswith("_")})
+        if fields:
+            line += "  " + " ".join(f"{name}={_text(value)}" for name, value in fields.items())
+        return self._redactor.redact(line)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) and value and " " not in value else json.dumps(value)
+
+
+class _BarAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes above a live progress bar instead of through it (tqdm.write clears the bar,
+    writes the line, and draws the bar again), so that log lines never tear a bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm_module = sys.modules.get("tqdm")  # loaded only once a bar was shown
+        bars = getattr(getattr(tqdm_module, "tqdm", None), "_instances", None)
+        if not bars:
+            super().emit(record)
+            return
+        try:
+            tqdm_module.tqdm.write(self.format(record), file=self.stream)  # type: ignore[union-attr]
+        except Exception:
+            self.handleError(record)
+
+
+def use_text(log_format: str | None) -> bool:
+    """LOG_FORMAT, or by default text when stderr is a terminal and JSON otherwise."""
+    if log_format is not None:
+        return log_format == "text"
+    return sys.stderr.isatty()
+
+
+def configure_logging(*, level: str, redactor: Redactor, log_format: str | None = None) -> None:
+    handler = _BarAwareHandler(sys.stderr)
     handler.addFilter(RedactingFilter(redactor))
-    handler.setFormatter(_Formatter(redactor, show_tracebacks=level == "DEBUG"))
+    show_tracebacks = level == "DEBUG"
+    if use_text(log_format):
+        handler.setFormatter(_TextFormatter(redactor, show_tracebacks=show_tracebacks))
+    else:
+        handler.setFormatter(_Formatter(redactor, show_tracebacks=show_tracebacks))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -55,7 +55,11 @@ def _demo() -> int:
         environ["MONGO_URI"] = _b64(uri)
         try:
             config = config_from_environment(environ)
-            configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+            configure_logging(
+                level=config.log_level,
+                redactor=Redactor(config.secret_values()),
+                log_format=config.log_format,
+            )
             container = build_container(config)
             result = container.resolve(RunBackup).run(
                 request=BackupRequest(name="demo", compression=config.backup_compression)

@@ -57,7 +57,11 @@ def restore(args: argparse.Namespace) -> dict[str, Any]:
         if not args.target_uri.startswith(_URI_SCHEMES):
             raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
         config = attrs.evolve(config, restore_target_uri=args.target_uri)
-        configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
+        configure_logging(
+            level=config.log_level,
+            redactor=Redactor(config.secret_values()),
+            log_format=config.log_format,
+        )
         container = build_container(config)
     elif config.restore_target_uri is None:
         raise UsageInvalidError(
