@@ -104,6 +104,13 @@ class RestoreFailedError(BackupNimbusError):
     code = "RESTORE_ERROR"
 
 
+class DrillFailedError(BackupNimbusError):
+    """A restore drill restored the backup, but what it found in the target differs from the
+    archive (counts, index definitions or sampled documents)."""
+
+    code = "DRILL_FAILED"
+
+
 class DeadlineExceededError(BackupNimbusError):
     code = "TIMEOUT"
 

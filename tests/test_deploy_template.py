@@ -301,6 +301,7 @@ def test_alarms_on_errors_and_on_no_success_for_26_hours_notify_the_topic() -> N
         {"NotificationSender": "backups@example.com", "NotificationRecipients": "a@example.com"},
         {"ScheduledRunner": "fargate", "FargateSubnetIds": "subnet-0123456789abcdef0"},
         {"BackupPrefix": "", "CreateBucket": "false", "RetentionKeepLast": "3"},
+        {"DrillTargetUri": "mongodb://drill:pw@scratch.example.net/"},
     ],
 )
 def test_no_s3_permission_reaches_beyond_the_prefix(overrides: dict[str, str]) -> None:
@@ -536,3 +537,36 @@ def test_docs_walk_through_every_parameter_without_a_default() -> None:
     assert sorted(required) == sorted(REQUIRED)
     for name in required:
         assert name in docs
+
+
+def test_a_drill_target_brings_a_weekly_drill_schedule_and_an_alarm_on_its_silence() -> None:
+    import json
+
+    from backupnimbus.entrypoints.lambda_events import parse_event
+
+    without = Rendered({})
+    stack = Rendered({"DrillTargetUri": "mongodb://drill:pw@scratch.example.net/"})
+
+    assert not {"DrillSchedule", "NoRecentDrillAlarm"} & set(without.resources)
+    assert "DRILL_TARGET_URI" not in lambda_environment(without)
+    rule = stack.props("DrillSchedule")
+    (target,) = rule["Targets"]
+    assert rule["ScheduleExpression"] == "cron(0 5 ? * SUN *)"  # weekly
+    assert target["Arn"] == {"Fn::GetAtt": ["BackupFunction", "Arn"]}
+    assert parse_event(json.loads(target["Input"])).action == "drill"
+    assert stack.props("DrillSchedulePermission")["SourceArn"] == {
+        "Fn::GetAtt": ["DrillSchedule", "Arn"]
+    }
+    alarm = stack.props("NoRecentDrillAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("BackupNimbus", "RestoreDrillSucceeded")
+    assert alarm["Dimensions"] == [{"Name": "BackupName", "Value": "mongodb"}]
+    assert alarm["TreatMissingData"] == "breaching"  # no drill at all must alarm too
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    window = int(alarm["Period"]) * int(alarm["EvaluationPeriods"])
+    assert window == 7 * 86400  # CloudWatch's longest; with the partial current day, 8 days
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+    environ = {**lambda_environment(stack), "AWS_LAMBDA_FUNCTION_NAME": "f"}
+    config = load_config(environ, secrets=Base64EnvSecrets(environ))
+    assert config.drill_target_uri == "mongodb://drill:pw@scratch.example.net/"
+    # The drill needs nothing the backup did not: the role's statements are the same.
+    assert list(statements(stack)) == list(statements(without))

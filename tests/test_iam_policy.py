@@ -165,7 +165,7 @@ def test_the_policy_is_enforced_here_so_a_missing_grant_would_show(moto_iam: Enf
     moto_iam.admin.delete_object(Bucket=BUCKET, Key=f"{PREFIX}probe")
 
 
-def test_the_default_policy_allows_every_call_of_backup_faults_list_verify_restore_check(
+def test_the_default_policy_allows_every_call_of_backup_faults_list_verify_restore_drill_check(
     moto_iam: EnforcingMoto, secantus: Secantus, mongo_tools: Path, seeded: str, tmp_path: Path
 ) -> None:
     def env(endpoint: str) -> dict[str, str]:
@@ -177,6 +177,8 @@ def test_the_default_policy_allows_every_call_of_backup_faults_list_verify_resto
     ok(run_cli(["list", "--json"], base), "list")
     ok(run_cli(["verify", "--latest"], base), "verify")
     ok(run_cli(["restore", "--latest", "--dry-run"], base), "restore --dry-run")
+    # A drill reads the bucket only; its writes go to the drill target.
+    ok(run_cli(["drill", "--json"], {**base, "DRILL_ALLOW_SOURCE": "true"}), "drill")
     ok(run_cli(["check"], base), "check")
 
     # The lost CreateMultipartUpload response: the recovery lists and aborts the stray upload.

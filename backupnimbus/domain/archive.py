@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
 import attrs
@@ -34,6 +35,10 @@ class ByteSource(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
+DocumentVisitor = Callable[[str, memoryview, int], None]
+"""Called with a namespace, a run of its whole BSON documents back to back, and how many."""
+
+
 @attrs.frozen
 class ArchiveHeader:
     format_version: str
@@ -56,6 +61,8 @@ class PreludeEntry:
     """"collection", "view", "timeseries", ... or None in archives older than mongodump 100."""
     indexes: tuple[str, ...]
     """The index names in the collection's metadata."""
+    index_definitions: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+    """Each index's definition as the metadata holds it (canonical extended JSON), in order."""
 
 
 @attrs.frozen
@@ -89,14 +96,17 @@ class ArchiveSummary:
         return {stats.namespace: stats.documents for stats in self.namespaces}
 
 
-def read_archive(source: ByteSource) -> ArchiveSummary:
+def read_archive(source: ByteSource, *, visit: DocumentVisitor | None = None) -> ArchiveSummary:
     """Reads `source` to its end once, gunzipping it when it starts with the gzip magic.
+
+    `visit`, when given, sees every document (in runs, valid only during the call), for a
+    caller that needs more than counts.
 
     Raises:
         VerificationFailedError: the bytes are not one complete, intact archive; `details` holds
             the offset in the (uncompressed) archive and the reason.
     """
-    return _ArchiveWalk(source).run()
+    return _ArchiveWalk(source, visit=visit).run()
 
 
 def read_prelude(source: ByteSource) -> tuple[PreludeEntry, ...]:
@@ -119,7 +129,8 @@ class _ArchiveWalk:
     """One pass over one archive. `_buf[_pos:_end]` holds read but unconsumed bytes, and
     `_base` is the archive offset of `_buf[0]`."""
 
-    def __init__(self, source: ByteSource) -> None:
+    def __init__(self, source: ByteSource, *, visit: DocumentVisitor | None = None) -> None:
+        self._visit = visit
         self._raw = source
         self._source: ByteSource = source
         self._gzipped = False
@@ -183,7 +194,7 @@ class _ArchiveWalk:
                 self._end_of_collection(namespace, tally, fields, at)
                 unfinished.discard(namespace)
             else:
-                self._documents(tally)
+                self._documents(tally, namespace)
         if unfinished:
             names = sorted(unfinished)
             missing = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if names[5:] else "")
@@ -209,7 +220,7 @@ class _ArchiveWalk:
             self._fail(f"missing terminator after the end block of {namespace!r}")
         self._pos += 4
 
-    def _documents(self, tally: _Tally) -> None:
+    def _documents(self, tally: _Tally, namespace: str) -> None:
         """Consumes one segment's documents and its terminator, adding them to `tally`."""
         while True:
             start = self._pos
@@ -217,6 +228,8 @@ class _ArchiveWalk:
             if pos > start:
                 with memoryview(self._buf) as view:
                     tally.crc = crc64.xz(view[start:pos], initial=tally.crc)
+                    if self._visit is not None:
+                        self._visit(namespace, view[start:pos], count)
                 tally.size += pos - start
                 tally.documents += count
             self._pos = pos
@@ -287,6 +300,7 @@ class _ArchiveWalk:
             namespace=namespace,
             collection_type=kind if isinstance(kind, str) else None,
             indexes=tuple(index["name"] for index in indexes),
+            index_definitions=tuple(json.dumps(index) for index in indexes),
         )
 
     def _check_length(self, length: int) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("backupnimbus.cli")
 
 # Imported lazily by name so that `backupnimbus run` never pays for the others' imports.
-COMMANDS = ("run", "prune", "notify", "list", "verify", "restore", "check")
+COMMANDS = ("run", "prune", "notify", "list", "verify", "restore", "drill", "check")
 
 
 # Whether the command line asks for --json, known before argparse has understood it: a usage

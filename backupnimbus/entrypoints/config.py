@@ -76,6 +76,10 @@ class Config:
     """RESTORE_TARGET_URI (b64): where `restore` writes, unless --target-uri is given."""
     mongo_connect_timeout_s: float = 30.0
     """MONGO_CONNECT_TIMEOUT_S: how long all of mongodump's tries to connect may take together."""
+    drill_target_uri: str | None = attrs.field(default=None, repr=False)
+    """DRILL_TARGET_URI (b64): where restore drills restore; default RESTORE_TARGET_URI."""
+    drill_allow_source: bool = False
+    """DRILL_ALLOW_SOURCE: a drill may restore into the backup's own source deployment."""
     ns_include: tuple[str, ...] = ()
     ns_exclude: tuple[str, ...] = ()
     local_backup_dir: str = "./backups"
@@ -108,9 +112,10 @@ class Config:
         if self.mongo_uri:
             values.append(self.mongo_uri)
             values.append(_uri_password(self.mongo_uri))
-        if self.restore_target_uri:
-            values.append(self.restore_target_uri)
-            values.append(_uri_password(self.restore_target_uri))
+        for uri in (self.restore_target_uri, self.drill_target_uri):
+            if uri:
+                values.append(uri)
+                values.append(_uri_password(uri))
         values.extend(self.age_identities)
         return tuple(v for v in values if v)
 
@@ -246,6 +251,14 @@ def load_config(
         )
         target = None
     raw["restore_target_uri"] = target
+    drill = reader.secret("DRILL_TARGET_URI")
+    if drill is not None and not drill.startswith(("mongodb://", "mongodb+srv://")):
+        reader.problem(
+            "DRILL_TARGET_URI must decode to a URI starting with mongodb:// or mongodb+srv://"
+        )
+        drill = None
+    raw["drill_target_uri"] = drill
+    raw["drill_allow_source"] = reader.flag("DRILL_ALLOW_SOURCE", default=False)
     raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
     raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
     raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"

@@ -23,6 +23,7 @@ from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.notify_outcome import NotifyOutcome
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.restore_backup import RestoreBackup
+from backupnimbus.domain.restore_drill import RestoreDrill
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.send_message import SendMessage
 from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
@@ -36,6 +37,7 @@ from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.health_check import HealthCheck
 from backupnimbus.ports.mailer import Mailer
 from backupnimbus.ports.object_store import ObjectStore
+from backupnimbus.ports.scratch_target import ScratchTarget
 from backupnimbus.ports.secret_source import SecretSource
 from backupnimbus.redaction import Redactor
 
@@ -200,6 +202,33 @@ def build_container(
             cipher=container.resolve(ArchiveCipher),
         ),
     )
+    container.register(ScratchTarget, factory=lambda: _scratch_target(config, redactor),
+                       scope=punq.Scope.singleton)  # fmt: skip
+    container.register(
+        RestoreDrill,
+        factory=lambda: RestoreDrill(
+            store=container.resolve(ObjectStore),
+            backups=container.resolve(ListBackups),
+            verify=container.resolve(VerifyBackup),
+            # Its own restorer: a drill writes to DRILL_TARGET_URI, a restore elsewhere.
+            restore=RestoreBackup(
+                store=container.resolve(ObjectStore),
+                backups=container.resolve(ListBackups),
+                restorer=overrides.get("archive_restorer")
+                or _mongorestore(config, redactor, uri=_drill_uri(config)),
+                compressor=container.resolve(StreamCompressor),
+                cipher=container.resolve(ArchiveCipher),
+            ),
+            target=container.resolve(ScratchTarget),
+            clock=container.resolve(Clock),
+            mailer=container.resolve(Mailer),
+            redactor=redactor,
+            mail_on_success=config.notifications.enabled and config.notifications.on_success,
+            mail_on_failure=config.notifications.enabled and config.notifications.on_failure,
+            source_hosts=config.source_info().hosts,
+            allow_source=config.drill_allow_source,
+        ),
+    )
     container.register(
         PruneBackups,
         factory=lambda: PruneBackups(
@@ -233,16 +262,35 @@ def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRu
     )
 
 
-def _mongorestore(config: Config, redactor: Redactor) -> ArchiveRestorer:
+def _mongorestore(config: Config, redactor: Redactor, *, uri: str | None = None) -> ArchiveRestorer:
     from backupnimbus.adapters.mongorestore import MongorestoreRestorer
     from backupnimbus.errors import UsageInvalidError
 
-    if config.restore_target_uri is None:
+    uri = uri or config.restore_target_uri
+    if uri is None:
         raise UsageInvalidError(["a restore needs --target-uri or RESTORE_TARGET_URI"])
     return MongorestoreRestorer(
-        executable=config.mongorestore_path, uri=config.restore_target_uri, redactor=redactor,
+        executable=config.mongorestore_path, uri=uri, redactor=redactor,
         dump_executable=config.mongodump_path,
     )  # fmt: skip
+
+
+def _scratch_target(config: Config, redactor: Redactor) -> ScratchTarget:
+    from backupnimbus.adapters.mongo_scratch import MongoScratchTarget
+
+    return MongoScratchTarget(uri=_drill_uri(config), redactor=redactor)
+
+
+def _drill_uri(config: Config) -> str:
+    from backupnimbus.errors import UsageInvalidError
+
+    uri = config.drill_target_uri or config.restore_target_uri
+    if uri is None:
+        raise UsageInvalidError(
+            ["a restore drill needs a target: set DRILL_TARGET_URI (or RESTORE_TARGET_URI) to "
+             "the base64-encoded mongodb:// URI of a deployment it may write scratch databases to"]
+        )  # fmt: skip
+    return uri
 
 
 def _with_progress(store: ObjectStore, out: TextIO | None) -> ObjectStore:

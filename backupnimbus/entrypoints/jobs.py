@@ -43,6 +43,13 @@ class Jobs:
             return self.verify(invocation)
         if invocation.action == "prune":
             return self.prune(invocation)
+        if invocation.action == "drill":
+            return self.drill(
+                name=invocation.name or self.config.backup_name,
+                key=invocation.key,
+                random_within_days=invocation.random_within_days,
+                budget_s=lambda_budget_s(context),
+            )
         return self.backup(invocation, budget_s=lambda_budget_s(context))
 
     def backup(
@@ -132,6 +139,44 @@ class Jobs:
         name = invocation.name or self.config.backup_name
         result = self.container.resolve(PruneBackups).run(policy=self.config.retention, name=name)
         return {**prune_result_document(result), "set": name, "store": store_document(self.config)}
+
+    def drill(
+        self,
+        *,
+        name: str,
+        key: str | None = None,
+        random_within_days: float | None = None,
+        sample_size: int | None = None,
+        seed: int | None = None,
+        budget_s: float | None = None,
+    ) -> dict[str, Any]:
+        """A restore drill of one backup of set `name`; its metric is emitted either way."""
+        from backupnimbus.domain.restore_drill import DEFAULT_SAMPLE, DrillRequest, RestoreDrill
+        from backupnimbus.entrypoints.commands.drill import drill_document
+        from backupnimbus.entrypoints.documents import store_document
+        from backupnimbus.entrypoints.metrics import emit_drill_metric
+        from backupnimbus.ports.clock import Clock
+
+        clock = self.container.resolve(Clock)
+        started = clock.now()
+        request = DrillRequest(
+            name=name,
+            key=key,
+            random_within_days=random_within_days,
+            sample_size=DEFAULT_SAMPLE if sample_size is None else sample_size,
+            seed=seed,
+            deadline=None if budget_s is None else started + timedelta(seconds=budget_s),
+        )
+        try:
+            result = self.container.resolve(RestoreDrill).run(request=request)
+        except BaseException:
+            at = clock.now()
+            emit_drill_metric(
+                name=name, succeeded=False, seconds=(at - started).total_seconds(), at=at
+            )
+            raise
+        emit_drill_metric(name=name, succeeded=True, seconds=result.rto_s, at=clock.now())
+        return {**drill_document(result), "store": store_document(self.config)}
 
 
 def _metric(name: str, *, succeeded: bool, size: int, started: datetime, at: datetime) -> None:

@@ -12,13 +12,14 @@ from backupnimbus.errors import UsageInvalidError
 from backupnimbus.ports.compressor import ALGORITHMS
 
 MAX_EVENT_BYTES = 64 * 1024
-ACTIONS = ("backup", "verify", "prune")
-_MANUAL_KEYS = {"action", "name", "compress", "compression", "timestamp", "key"}
+ACTIONS = ("backup", "verify", "prune", "drill")
+_MANUAL_KEYS = {"action", "name", "compress", "compression", "timestamp", "key",
+                "random_within_days"}  # fmt: skip
 
 
 @attrs.frozen
 class Invocation:
-    action: Literal["backup", "verify", "prune"] = "backup"
+    action: Literal["backup", "verify", "prune", "drill"] = "backup"
     name: str | None = None
     """Overrides BACKUP_NAME."""
     compress: bool | None = None
@@ -28,7 +29,9 @@ class Invocation:
     timestamp: datetime | None = None
     """Overrides the clock for the key."""
     key: str | None = None
-    """For verify: the archive key (default: the latest complete backup)."""
+    """For verify and drill: the archive key (default: the latest complete backup)."""
+    random_within_days: float | None = None
+    """For drill: a random complete backup that finished within this many days."""
 
 
 def parse_event(event: Any) -> Invocation:
@@ -70,6 +73,13 @@ def parse_event(event: Any) -> Invocation:
     compression = event.get("compression")
     if compression is not None and compression not in ALGORITHMS:
         problems.append(f"compression must be one of {', '.join(ALGORITHMS)}")
+    within = event.get("random_within_days")
+    if within is not None and (
+        isinstance(within, bool) or not isinstance(within, int | float) or not 0 < within < 36500
+    ):
+        problems.append("random_within_days must be a number of days above 0")
+    if within is not None and key is not None:
+        problems.append("give key or random_within_days, not both")
     if problems:
         raise UsageInvalidError(problems)
     return Invocation(
@@ -79,6 +89,7 @@ def parse_event(event: Any) -> Invocation:
         compression=compression,
         timestamp=timestamp,
         key=key,
+        random_within_days=None if within is None else float(within),
     )
 
 

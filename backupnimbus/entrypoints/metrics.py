@@ -46,3 +46,34 @@ def emit_backup_metric(
     from backupnimbus.entrypoints.logging import EMF_FIELD
 
     log.info("backup metric", extra={EMF_FIELD: fields})
+
+
+def drill_metric_fields(
+    *, name: str, succeeded: bool, seconds: float, at: datetime
+) -> dict[str, Any]:
+    """One EMF record per restore drill; the "no successful drill" alarm reads it."""
+    return {
+        "_aws": {
+            "Timestamp": int(at.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["BackupName"]],
+                    "Metrics": [
+                        {"Name": "RestoreDrillSucceeded", "Unit": "Count"},
+                        {"Name": "RestoreDrillSeconds", "Unit": "Seconds"},
+                    ],
+                }
+            ],
+        },
+        "BackupName": name,
+        "RestoreDrillSucceeded": 1 if succeeded else 0,
+        "RestoreDrillSeconds": round(seconds, 3),
+    }
+
+
+def emit_drill_metric(*, name: str, succeeded: bool, seconds: float, at: datetime) -> None:
+    from backupnimbus.entrypoints.logging import EMF_FIELD
+
+    fields = drill_metric_fields(name=name, succeeded=succeeded, seconds=seconds, at=at)
+    log.info("restore drill metric", extra={EMF_FIELD: fields})
