@@ -11,6 +11,7 @@ from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.read_manifest import ManifestUnusableError, read_manifest
 from backupnimbus.domain.read_manifest import manifest_mismatch as manifest_mismatch
 from backupnimbus.errors import BackupNotFoundError
+from backupnimbus.ports.object_lock import Lock, ObjectLocks
 from backupnimbus.ports.object_store import ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ class BackupRecord:
     """The decoded manifest; None when there is none or it is unreadable."""
     manifest_problem: str | None = None
     """Why a manifest that exists could not be used; None when it could, or is absent."""
+    lock: Lock | None = None
+    """The archive's Object Lock, as the store has it now; None when it has none or locks
+    are not in use."""
 
     @property
     def state(self) -> str:
@@ -69,6 +73,8 @@ class BackupRecord:
 class ListBackups:
     store: ObjectStore
     prefix: str
+    locks: ObjectLocks | None = None
+    """When set, each archive's lock is read (one request per backup)."""
 
     def run(self, *, name: str | None = None) -> list[BackupRecord]:
         """Returns: the backups under the prefix (of one set when `name` is given), newest first."""
@@ -81,8 +87,19 @@ class ListBackups:
             record = _record(obj, match)
             if key + MANIFEST_SUFFIX in objects:
                 record = self._with_manifest(record)
+            if self.locks is not None:
+                locked = self._with_lock(record, self.locks)
+                if locked is None:
+                    continue
+                record = locked
             records.append(record)
         return sorted(records, key=lambda r: (r.timestamp, r.key), reverse=True)
+
+    def _with_lock(self, record: BackupRecord, locks: ObjectLocks) -> BackupRecord | None:
+        try:
+            return attrs.evolve(record, lock=locks.lock_of(key=record.key))
+        except BackupNotFoundError:
+            return None  # deleted since the listing
 
     def _with_manifest(self, record: BackupRecord) -> BackupRecord:
         try:

@@ -25,11 +25,17 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     _, container = bootstrap()
     outcomes = build_setup_check(container, timeout_s=args.timeout).run()
     failed = [o.name for o in outcomes if not o.ok]
+    # A check that failed on the configuration (a bucket without Object Lock) needs a change,
+    # not a retry: it exits like any other configuration error.
+    misconfigured = any(o.code == "CONFIG_ERROR" for o in outcomes if not o.ok)
     return {
         "status": "failed" if failed else "ok",
-        "checks": [{"name": o.name, "ok": o.ok, "detail": o.detail} for o in outcomes],
+        "checks": [
+            {"name": o.name, "ok": o.ok, "detail": o.detail, **({"code": o.code} if o.code else {})}
+            for o in outcomes
+        ],
         "failed": failed,
-        "exit_code": 1 if failed else 0,
+        "exit_code": 2 if misconfigured else 1 if failed else 0,
     }
 
 

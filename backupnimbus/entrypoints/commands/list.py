@@ -40,6 +40,8 @@ def list_backups(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def record_document(record: BackupRecord) -> dict[str, Any]:
+    from backupnimbus.entrypoints.documents import lock_document
+
     manifest = record.manifest
     return {
         "name": record.name,
@@ -55,6 +57,7 @@ def record_document(record: BackupRecord) -> dict[str, Any]:
         "problem": record.manifest_problem,
         "warnings": list(manifest.warnings) if manifest else [],
         "namespaces": dict(manifest.namespaces) if manifest and manifest.namespaces else None,
+        "lock": lock_document(record.lock),
     }
 
 
@@ -63,13 +66,14 @@ _FLAG_NAMES = {"gzip": "gz", "zstd": "zst"}
 
 
 def render(document: dict[str, Any]) -> str:
-    from backupnimbus.entrypoints.documents import store_line
+    from backupnimbus.entrypoints.documents import lock_line, store_line
 
     backups = document["backups"]
+    locks = any(item.get("lock") for item in backups)
     if not backups:
         where = "any set" if document["set"] is None else f"set {document['set']}"
         return f"No backups of {where} found in {store_line(document)}."
-    rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", "KEY")]
+    rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", *(("LOCK",) * locks), "KEY")]
     for item in backups:
         flags = (
             ",".join(
@@ -81,7 +85,8 @@ def render(document: dict[str, Any]) -> str:
         )
         rows.append((
             item["name"], item["timestamp"], _human_size(item["size"]),
-            (item["sha256"] or "-")[:12], flags, _status(item), item["key"],
+            (item["sha256"] or "-")[:12], flags, _status(item),
+            *((lock_line(item.get("lock")),) * locks), item["key"],
         ))  # fmt: skip
     widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
     lines = [

@@ -72,7 +72,10 @@ def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> Retent
 def prune_result_document(result: PruneResult) -> dict[str, Any]:
     """The plan and what became of it. A dry run lists `would_delete`, never `deleted`, so a
     script reading the document cannot mistake a plan for a deletion."""
+    from backupnimbus.entrypoints.documents import lock_document
+
     gone = "would_delete" if result.dry_run else "deleted"
+    extended = "would_extend" if result.dry_run else "extended"
     return {
         "status": "success",
         "dry_run": result.dry_run,
@@ -83,20 +86,35 @@ def prune_result_document(result: PruneResult) -> dict[str, Any]:
                 "state": kept.state,
                 "complete": kept.complete,
                 "reasons": list(kept.reasons),
+                "lock": lock_document(kept.lock),
             }
             for kept in result.kept
+        ],
+        "locked": [kept.key for kept in result.locked],
+        extended: [
+            {
+                "key": item.key,
+                "from": lock_document(item.previous),
+                "to": lock_document(item.lock),
+            }
+            for item in result.extended
         ],
         gone: [
             {"key": gone.key, "state": gone.state, "reason": gone.reason} for gone in result.deleted
         ],
         "unreadable": [{"key": key, "problem": problem} for key, problem in result.unreadable],
-        "counts": {"kept": len(result.kept), gone: len(result.deleted)},
+        "counts": {
+            "kept": len(result.kept),
+            gone: len(result.deleted),
+            "locked": len(result.locked),
+            extended: len(result.extended),
+        },
     }
 
 
 def render(document: dict[str, Any]) -> str:
     rules = ", ".join(f"{rule} {n}" for rule, n in document["policy"].items() if n)
-    from backupnimbus.entrypoints.documents import store_line
+    from backupnimbus.entrypoints.documents import lock_line, store_line
 
     dry = document["dry_run"]
     gone = "would_delete" if dry else "deleted"
@@ -109,7 +127,23 @@ def render(document: dict[str, Any]) -> str:
     lines.append(f"Keep {document['counts']['kept']} backup(s):")
     for kept in document["kept"]:
         why = ", ".join(kept["reasons"])
-        lines.append(f"  {kept['key']}  ({'kept by ' if kept['complete'] else ''}{why})")
+        by = "kept by " if kept["complete"] and kept["key"] not in document["locked"] else ""
+        lock = kept.get("lock")
+        held = f"  [{lock_line(lock)}]" if lock and kept["key"] not in document["locked"] else ""
+        lines.append(f"  {kept['key']}  ({by}{why}){held}")
+    if document["locked"]:
+        lines.append(
+            f"{len(document['locked'])} backup(s) the policy lets go are still locked, so they "
+            "were kept; a later prune deletes them once their lock runs out"
+        )
+    extended = "would_extend" if dry else "extended"
+    if document[extended]:
+        verb = "Would extend" if dry else "Extended"
+        lines.append(f"{verb} the lock of {len(document[extended])} kept backup(s):")
+        lines.extend(
+            f"  {item['key']}  ({lock_line(item['from'])} -> {item['to']['retain_until']})"
+            for item in document[extended]
+        )
     verb = "Would delete" if dry else "Deleted"
     lines.append(f"{verb} {document['counts'][gone]} backup(s):")
     lines.extend(f"  {entry['key']}  ({entry['reason']})" for entry in document[gone])
