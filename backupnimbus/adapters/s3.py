@@ -130,15 +130,10 @@ class S3ObjectStore:
         self._put_object(key=key, data=data, extra={})
 
     def put_locked_bytes(self, *, key: str, data: bytes, lock: Lock) -> None:
-        # S3 refuses a lock without an integrity checksum (Content-MD5 or x-amz-checksum-*).
         self._put_object(
             key=key,
             data=data,
-            extra={
-                "ObjectLockMode": lock.mode,
-                "ObjectLockRetainUntilDate": lock.retain_until,
-                "ChecksumAlgorithm": "CRC32",
-            },
+            extra={"ObjectLockMode": lock.mode, "ObjectLockRetainUntilDate": lock.retain_until},
         )
 
     def _put_object(self, *, key: str, data: bytes, extra: dict[str, Any]) -> None:
@@ -153,6 +148,9 @@ class S3ObjectStore:
                         Body=data,
                         IfNoneMatch="*",
                         ContentType="application/json",
+                        # S3 refuses a write that is locked, by the request or by the bucket's
+                        # default retention, without an integrity checksum.
+                        ChecksumAlgorithm="CRC32",
                         **self._sse,
                         **extra,
                     )

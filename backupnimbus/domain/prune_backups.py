@@ -108,6 +108,8 @@ class PruneResult:
     dry_run: bool
     extended: tuple[ExtendedLock, ...] = ()
     """Locks of kept backups extended (on a dry run: that would be), newest first."""
+    locks_in_use: bool = False
+    """Whether locks were read and respected (S3_OBJECT_LOCK_MODE is set)."""
 
     @property
     def locked(self) -> tuple[KeptBackup, ...]:
@@ -182,7 +184,12 @@ class PruneBackups:
             for gone in deleted:
                 self._delete(gone)
         return PruneResult(
-            policy=policy, kept=kept, deleted=deleted, dry_run=dry_run, extended=tuple(extended)
+            policy=policy,
+            kept=kept,
+            deleted=deleted,
+            dry_run=dry_run,
+            extended=tuple(extended),
+            locks_in_use=self.locking is not None,
         )
 
     def _respect_locks(

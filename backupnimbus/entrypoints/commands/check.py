@@ -9,7 +9,8 @@ def register(commands: Any) -> None:
         "check",
         help="validate the configuration and reach every configured service, writing nothing",
         description="Validates the configuration, then checks the store (HeadBucket, or the "
-        "local directory), the SES sender identity when notifications are on, mongodump "
+        "local directory), Object Lock on the bucket when S3_OBJECT_LOCK_MODE is set (exit 2 "
+        "without it), the SES sender identity when notifications are on, mongodump "
         "--version, and a MongoDB connection that dumps nothing. Exits 1 if any check fails.",
     )
     parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",

@@ -35,15 +35,18 @@ def list_backups(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "store": store_document(config),
         "set": name,
-        "backups": [record_document(record) for record in records],
+        "backups": [
+            record_document(record, locks=config.object_lock_mode is not None) for record in records
+        ],
     }
 
 
-def record_document(record: BackupRecord) -> dict[str, Any]:
+def record_document(record: BackupRecord, *, locks: bool = False) -> dict[str, Any]:
+    """`locks`: Object Lock is in use, so each backup's lock is shown (None: unlocked)."""
     from backupnimbus.entrypoints.documents import lock_document
 
     manifest = record.manifest
-    return {
+    document = {
         "name": record.name,
         "timestamp": record.timestamp.isoformat().replace("+00:00", "Z"),
         "key": record.key,
@@ -57,8 +60,10 @@ def record_document(record: BackupRecord) -> dict[str, Any]:
         "problem": record.manifest_problem,
         "warnings": list(manifest.warnings) if manifest else [],
         "namespaces": dict(manifest.namespaces) if manifest and manifest.namespaces else None,
-        "lock": lock_document(record.lock),
     }
+    if locks:
+        document["lock"] = lock_document(record.lock)
+    return document
 
 
 _FLAGS = {"gz": "compressed", "age": "encrypted"}
@@ -69,7 +74,7 @@ def render(document: dict[str, Any]) -> str:
     from backupnimbus.entrypoints.documents import lock_line, store_line
 
     backups = document["backups"]
-    locks = any(item.get("lock") for item in backups)
+    locks = any("lock" in item for item in backups)
     if not backups:
         where = "any set" if document["set"] is None else f"set {document['set']}"
         return f"No backups of {where} found in {store_line(document)}."

@@ -72,11 +72,8 @@ def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> Retent
 def prune_result_document(result: PruneResult) -> dict[str, Any]:
     """The plan and what became of it. A dry run lists `would_delete`, never `deleted`, so a
     script reading the document cannot mistake a plan for a deletion."""
-    from backupnimbus.entrypoints.documents import lock_document
-
     gone = "would_delete" if result.dry_run else "deleted"
-    extended = "would_extend" if result.dry_run else "extended"
-    return {
+    document = {
         "status": "success",
         "dry_run": result.dry_run,
         "policy": result.policy.counts(),
@@ -86,30 +83,34 @@ def prune_result_document(result: PruneResult) -> dict[str, Any]:
                 "state": kept.state,
                 "complete": kept.complete,
                 "reasons": list(kept.reasons),
-                "lock": lock_document(kept.lock),
             }
             for kept in result.kept
-        ],
-        "locked": [kept.key for kept in result.locked],
-        extended: [
-            {
-                "key": item.key,
-                "from": lock_document(item.previous),
-                "to": lock_document(item.lock),
-            }
-            for item in result.extended
         ],
         gone: [
             {"key": gone.key, "state": gone.state, "reason": gone.reason} for gone in result.deleted
         ],
         "unreadable": [{"key": key, "problem": problem} for key, problem in result.unreadable],
-        "counts": {
-            "kept": len(result.kept),
-            gone: len(result.deleted),
-            "locked": len(result.locked),
-            extended: len(result.extended),
-        },
+        "counts": {"kept": len(result.kept), gone: len(result.deleted)},
     }
+    if result.locks_in_use:
+        _add_locks(document, result)
+    return document
+
+
+def _add_locks(document: dict[str, Any], result: PruneResult) -> None:
+    """With Object Lock: each kept backup's lock, the ones kept only for their lock, and the
+    locks extended (`would_extend` on a dry run)."""
+    from backupnimbus.entrypoints.documents import lock_document
+
+    for entry, kept in zip(document["kept"], result.kept, strict=True):
+        entry["lock"] = lock_document(kept.lock)
+    extended = "would_extend" if result.dry_run else "extended"
+    document["locked"] = [kept.key for kept in result.locked]
+    document[extended] = [
+        {"key": item.key, "from": lock_document(item.previous), "to": lock_document(item.lock)}
+        for item in result.extended
+    ]
+    document["counts"].update({"locked": len(result.locked), extended: len(result.extended)})
 
 
 def render(document: dict[str, Any]) -> str:
@@ -127,17 +128,18 @@ def render(document: dict[str, Any]) -> str:
     lines.append(f"Keep {document['counts']['kept']} backup(s):")
     for kept in document["kept"]:
         why = ", ".join(kept["reasons"])
-        by = "kept by " if kept["complete"] and kept["key"] not in document["locked"] else ""
+        locked = kept["key"] in document.get("locked", ())
+        by = "kept by " if kept["complete"] and not locked else ""
         lock = kept.get("lock")
-        held = f"  [{lock_line(lock)}]" if lock and kept["key"] not in document["locked"] else ""
+        held = f"  [{lock_line(lock)}]" if lock and not locked else ""
         lines.append(f"  {kept['key']}  ({by}{why}){held}")
-    if document["locked"]:
+    if document.get("locked"):
         lines.append(
             f"{len(document['locked'])} backup(s) the policy lets go are still locked, so they "
             "were kept; a later prune deletes them once their lock runs out"
         )
     extended = "would_extend" if dry else "extended"
-    if document[extended]:
+    if document.get(extended):
         verb = "Would extend" if dry else "Extended"
         lines.append(f"{verb} the lock of {len(document[extended])} kept backup(s):")
         lines.extend(
