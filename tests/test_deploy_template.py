@@ -32,7 +32,8 @@ PSEUDO = {
 }
 S3_ACTIONS_ALLOWED = {
     "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject",
-    "s3:ListBucketMultipartUploads",
+    "s3:ListBucketMultipartUploads", "s3:PutObjectRetention", "s3:GetObjectRetention",
+    "s3:GetBucketObjectLockConfiguration",
 }  # fmt: skip
 OBJECTS = "arn:aws:s3:::acme-mongo-backups/backups/*"
 NO_VALUE = object()
@@ -302,6 +303,7 @@ def test_alarms_on_errors_and_on_no_success_for_26_hours_notify_the_topic() -> N
         {"ScheduledRunner": "fargate", "FargateSubnetIds": "subnet-0123456789abcdef0"},
         {"BackupPrefix": "", "CreateBucket": "false", "RetentionKeepLast": "3"},
         {"DrillTargetUri": "mongodb://drill:pw@scratch.example.net/"},
+        {"ObjectLockMode": "COMPLIANCE", "ObjectLockMaxDays": "400"},
     ],
 )
 def test_no_s3_permission_reaches_beyond_the_prefix(overrides: dict[str, str]) -> None:
@@ -321,7 +323,8 @@ def test_no_s3_permission_reaches_beyond_the_prefix(overrides: dict[str, str]) -
         assert holder == "BackupAccessPolicy"
         assert actions <= S3_ACTIONS_ALLOWED, actions
         assert "*" not in resources
-        if actions == {"s3:ListBucketMultipartUploads"}:  # upload keys and IDs, no data
+        bucket_wide = ({"s3:ListBucketMultipartUploads"}, {"s3:GetBucketObjectLockConfiguration"})
+        if actions in bucket_wide:  # upload keys and IDs; whether the bucket can lock: no data
             assert resources == ["arn:aws:s3:::acme-mongo-backups"]
         elif actions == {"s3:ListBucket"}:
             assert resources == ["arn:aws:s3:::acme-mongo-backups"]
@@ -408,6 +411,37 @@ def test_object_lock_and_glacier_transition_are_options_of_the_created_bucket() 
     assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith("key/k")
     assert "BackupBucket" not in existing.resources
     assert "BackupBucketPolicy" not in existing.resources
+
+
+def test_locked_backups_get_the_lock_settings_and_the_grants_but_never_a_bypass() -> None:
+    unlocked = Rendered({})
+    locked = Rendered({"ObjectLockMode": "GOVERNANCE", "ObjectLockDays": "35",
+                       "ObjectLockMaxDays": "400"})  # fmt: skip
+    existing = Rendered({"CreateBucket": "false", "ObjectLockMode": "COMPLIANCE"})
+
+    assert granted(unlocked, "s3:PutObjectRetention") == []
+    assert not {"S3_OBJECT_LOCK_MODE", "S3_OBJECT_LOCK_DAYS"} & set(lambda_environment(unlocked))
+    for stack in (locked, existing):
+        (retention,) = granted(stack, "s3:PutObjectRetention")
+        assert retention["Resource"] == OBJECTS
+        assert "s3:GetObjectRetention" in retention["Action"]
+        assert granted(stack, "s3:GetBucketObjectLockConfiguration")
+        for forbidden in ("s3:BypassGovernanceRetention", "s3:PutBucketObjectLockConfiguration",
+                          "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration"):  # fmt: skip
+            assert granted(stack, forbidden) == [], forbidden
+            assert not [st for _, st in statements(stack) if st["Action"] in ("s3:*", "*")]
+    environ = lambda_environment(locked)
+    assert (environ["S3_OBJECT_LOCK_MODE"], environ["S3_OBJECT_LOCK_DAYS"]) == ("GOVERNANCE", "35")
+    assert environ["S3_OBJECT_LOCK_MAX_DAYS"] == "400"
+    assert task_environment(Rendered({"ObjectLockMode": "GOVERNANCE", "ScheduledRunner": "fargate",
+                                      "FargateSubnetIds": "subnet-0123456789abcdef0"}))[
+        "S3_OBJECT_LOCK_MODE"] == "GOVERNANCE"  # fmt: skip
+    assert "S3_OBJECT_LOCK_MAX_DAYS" not in lambda_environment(existing)  # 0: no extension
+    config = load_config(
+        {**environ, "AWS_LAMBDA_FUNCTION_NAME": "f"}, secrets=Base64EnvSecrets(environ)
+    )
+    assert (config.object_lock_mode, config.object_lock_days) == ("GOVERNANCE", 35)
+    assert config.object_lock_max_days == 400
 
 
 def lambda_environment(stack: Rendered) -> dict[str, str]:

@@ -53,7 +53,11 @@ S3_ACTIONS = {
     "head_bucket": "s3:ListBucket",
     "list_multipart_uploads": "s3:ListBucketMultipartUploads",
     "delete_object": "s3:DeleteObject",
+    "put_object_retention": "s3:PutObjectRetention",
+    "get_object_lock_configuration": "s3:GetBucketObjectLockConfiguration",
 }
+IMPLIED = {"s3:GetObject": {"s3:GetObjectRetention"}}
+"""HeadObject answers with an object's lock only to a caller that may read it."""
 SES_OPERATIONS = {"get_identity_verification_attributes", "send_email"}
 S3_CALLERS = ("backupnimbus/adapters/s3.py", "backupnimbus/adapters/health_checks.py")
 
@@ -228,8 +232,10 @@ def test_every_s3_action_granted_is_one_the_code_calls_and_every_call_is_granted
                 continue
             assert operation in S3_ACTIONS, f"{source} calls {operation}: map it to its action"
             called.add(S3_ACTIONS[operation])
+            called |= IMPLIED.get(S3_ACTIONS[operation], set())
     granted: set[str] = set()
-    for statement in backup_policy({"RetentionKeepLast": "1"})["Statement"]:
+    everything = {"RetentionKeepLast": "1", "ObjectLockMode": "GOVERNANCE"}
+    for statement in backup_policy(everything)["Statement"]:
         granted |= {a for a in as_list(statement["Action"]) if a.startswith("s3:")}
 
     assert called - granted == set(), "the code calls what the policy does not grant"

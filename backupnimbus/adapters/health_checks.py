@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backupnimbus.adapters.tool_config import private_config, start_tool
 from backupnimbus.errors import StorageFailedError
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.object_store import ObjectStore
 from backupnimbus.redaction import Redactor
+
+if TYPE_CHECKING:
+    from backupnimbus.domain.object_lock import Locking
 
 # A collection nobody has: mongodump connects, finds nothing, and writes nothing of value.
 _NO_SUCH_COLLECTION = "backupnimbus-connection-check"
@@ -40,6 +44,27 @@ class S3BucketCheck:
         except BotoCoreError as exc:
             raise StorageFailedError(f"s3://{self._bucket}: {type(exc).__name__}") from exc
         return f"s3://{self._bucket} is reachable"
+
+
+class ObjectLockCheck:
+    """With S3_OBJECT_LOCK_MODE set: the store can lock, or a backup would fail before upload."""
+
+    name = "object lock"
+
+    def __init__(self, *, locking: Callable[[], Locking | None]) -> None:
+        self._locking = locking
+
+    def run(self) -> str:
+        locking = self._locking()
+        assert locking is not None, "only checked with a lock mode"
+        locking.require_support()
+        policy = locking.policy
+        extended = (
+            f", extended by prune up to {policy.max_days} days"
+            if policy.max_days > policy.days
+            else ""
+        )
+        return f"backups are locked ({policy.mode.lower()}) for {policy.days} days{extended}"
 
 
 class StoreListingCheck:

@@ -13,12 +13,14 @@ import attrs
 from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.errors import (
     BackupNotFoundError,
+    ConfigInvalidError,
     DumpFailedError,
     NotificationFailedError,
     ObjectExistsError,
     StorageFailedError,
 )
 from backupnimbus.ports.mailer import Email
+from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import Readable, StoredObject
 from backupnimbus.stop_signal import StopSignal
 
@@ -112,6 +114,14 @@ class InMemoryObjectStore:
     """Fail this many put_bytes calls (manifests) with StorageFailedError."""
     committed: list[str] = attrs.Factory(list)
     """Keys in the order their writes completed."""
+    object_lock: bool = False
+    """Whether it can lock objects, as a bucket created with Object Lock can."""
+    locks: dict[str, Lock] = attrs.Factory(dict)
+    """The lock of each locked key."""
+    fail_locks: int = 0
+    """Fail this many lock() calls with StorageFailedError."""
+    clock: FakeClock | None = None
+    """What "now" is for locks; the wall clock when None."""
 
     def put_stream(self, *, key: str, stream: Readable) -> None:
         self._check_writable(key)
@@ -146,7 +156,45 @@ class InMemoryObjectStore:
                 yield StoredObject(key=key, size=len(data), modified_at=datetime.now(UTC))
 
     def delete(self, *, key: str) -> None:
+        lock = self.locks.get(key)
+        if lock is not None and lock.retain_until > self._now():
+            raise StorageFailedError(
+                f"{key} is locked until {lock.retain_until.isoformat()}",
+                details={"key": key, "reason": "AccessDenied"},
+            )
+        self.locks.pop(key, None)
         self.objects.pop(key, None)
+
+    def require_object_lock(self) -> None:
+        if not self.object_lock:
+            raise ConfigInvalidError(["S3_OBJECT_LOCK_MODE is set, but this store cannot lock"])
+
+    def put_locked_bytes(self, *, key: str, data: bytes, lock: Lock) -> None:
+        self.require_object_lock()
+        self.put_bytes(key=key, data=data)
+        self.locks[key] = lock
+
+    def lock(self, *, key: str, lock: Lock) -> None:
+        self.require_object_lock()
+        if key not in self.objects:
+            raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
+        if self.fail_locks:
+            self.fail_locks -= 1
+            raise StorageFailedError("fake store refused the lock", details={"key": key})
+        current = self.locks.get(key)
+        if current is not None and current.retain_until > lock.retain_until:
+            raise StorageFailedError(
+                f"{key}: a lock cannot be shortened", details={"key": key, "reason": "AccessDenied"}
+            )
+        self.locks[key] = lock
+
+    def lock_of(self, *, key: str) -> Lock | None:
+        if key not in self.objects:
+            raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
+        return self.locks.get(key)
+
+    def _now(self) -> datetime:
+        return self.clock.current if self.clock is not None else datetime.now(UTC)
 
     def _check_writable(self, key: str) -> None:
         if key in self.objects:

@@ -19,10 +19,12 @@ from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
+    ConfigInvalidError,
     DeadlineExceededError,
     ObjectExistsError,
     StorageFailedError,
 )
+from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import Readable, Stoppable, StoredObject
 
 if TYPE_CHECKING:
@@ -125,6 +127,16 @@ class S3ObjectStore:
             raise
 
     def put_bytes(self, *, key: str, data: bytes) -> None:
+        self._put_object(key=key, data=data, extra={})
+
+    def put_locked_bytes(self, *, key: str, data: bytes, lock: Lock) -> None:
+        self._put_object(
+            key=key,
+            data=data,
+            extra={"ObjectLockMode": lock.mode, "ObjectLockRetainUntilDate": lock.retain_until},
+        )
+
+    def _put_object(self, *, key: str, data: bytes, extra: dict[str, Any]) -> None:
         attempts = _Attempts()
         try:
             self._call(
@@ -136,7 +148,11 @@ class S3ObjectStore:
                         Body=data,
                         IfNoneMatch="*",
                         ContentType="application/json",
+                        # S3 refuses a write that is locked, by the request or by the bucket's
+                        # default retention, without an integrity checksum.
+                        ChecksumAlgorithm="CRC32",
                         **self._sse,
+                        **extra,
                     )
                 ),
                 key=key,
@@ -146,6 +162,55 @@ class S3ObjectStore:
             if not attempts.ambiguous or not self._holds(key, data):
                 raise
             log.warning("PutObject's response was lost, but the object is ours", extra={"key": key})
+
+    def require_object_lock(self) -> None:
+        fix = (
+            f"S3_OBJECT_LOCK_MODE is set, but bucket {self._bucket} has no Object Lock: Object "
+            "Lock can be enabled on an existing bucket only with versioning on (aws s3api "
+            f"put-bucket-versioning --bucket {self._bucket} --versioning-configuration "
+            f"Status=Enabled, then aws s3api put-object-lock-configuration --bucket "
+            f"{self._bucket} --object-lock-configuration ObjectLockEnabled=Enabled), or use a "
+            "bucket created with Object Lock (the template's CreateBucket with ObjectLockDays); "
+            "or set S3_OBJECT_LOCK_MODE=off"
+        )
+        try:
+            answer = self._call(
+                "GetObjectLockConfiguration",
+                lambda: self._client.get_object_lock_configuration(Bucket=self._bucket),
+                key="",
+            )
+        except StorageFailedError as error:
+            if error.details.get("reason") == "ObjectLockConfigurationNotFoundError":
+                raise ConfigInvalidError([fix]) from error
+            raise
+        enabled = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+        if enabled != "Enabled":
+            raise ConfigInvalidError([fix])
+
+    def lock(self, *, key: str, lock: Lock) -> None:
+        # Setting the same date twice is harmless, so a retry after a lost response is too.
+        self._call(
+            "PutObjectRetention",
+            lambda: self._client.put_object_retention(
+                Bucket=self._bucket,
+                Key=key,
+                Retention={"Mode": lock.mode, "RetainUntilDate": lock.retain_until},  # type: ignore[misc, arg-type]
+                ChecksumAlgorithm="CRC32",
+            ),
+            key=key,
+        )
+
+    def lock_of(self, *, key: str) -> Lock | None:
+        # HeadObject, not GetObjectRetention: it answers "no lock" without an error, and S3
+        # includes the lock when the caller may read it (s3:GetObjectRetention).
+        head = self._call(
+            "HeadObject", lambda: self._client.head_object(Bucket=self._bucket, Key=key), key=key
+        )
+        mode = head.get("ObjectLockMode")
+        until = head.get("ObjectLockRetainUntilDate")
+        if mode is None or until is None:
+            return None
+        return Lock(mode=mode, retain_until=until)
 
     def exists(self, *, key: str) -> bool:
         # A listing, not HeadObject: S3 answers HeadObject on a missing key with 403 unless the

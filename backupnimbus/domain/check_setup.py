@@ -12,6 +12,8 @@ class CheckOutcome:
     ok: bool
     detail: str
     """What was found, or why it failed (free of secrets)."""
+    code: str | None = None
+    """The error code of a failed check (CONFIG_ERROR: the configuration must change)."""
 
 
 @attrs.frozen
@@ -26,5 +28,7 @@ class CheckSetup:
             try:
                 outcomes.append(CheckOutcome(name=check.name, ok=True, detail=check.run()))
             except BackupNimbusError as error:
-                outcomes.append(CheckOutcome(name=check.name, ok=False, detail=error.message))
+                outcomes.append(
+                    CheckOutcome(name=check.name, ok=False, detail=error.message, code=error.code)
+                )
         return outcomes

@@ -11,6 +11,7 @@ from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.read_manifest import ManifestUnusableError, read_manifest
 from backupnimbus.domain.read_manifest import manifest_mismatch as manifest_mismatch
 from backupnimbus.errors import BackupNotFoundError
+from backupnimbus.ports.object_lock import Lock, ObjectLocks
 from backupnimbus.ports.object_store import ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ class BackupRecord:
     """Why a manifest that exists could not be used; None when it could, or is absent."""
     manifest_written_at: datetime | None = None
     """When the store wrote the manifest, by the store's own clock."""
+    lock: Lock | None = None
+    """The archive's Object Lock, as the store has it now; None when it has none or locks
+    are not in use."""
 
     @property
     def state(self) -> str:
@@ -71,6 +75,8 @@ class BackupRecord:
 class ListBackups:
     store: ObjectStore
     prefix: str
+    locks: ObjectLocks | None = None
+    """When set, each archive's lock is read (one request per backup)."""
 
     def run(self, *, name: str | None = None) -> list[BackupRecord]:
         """Returns: the backups under the prefix (of one set when `name` is given), newest first."""
@@ -84,8 +90,19 @@ class ListBackups:
             if key + MANIFEST_SUFFIX in objects:
                 written = objects[key + MANIFEST_SUFFIX].modified_at
                 record = self._with_manifest(attrs.evolve(record, manifest_written_at=written))
+            if self.locks is not None:
+                locked = self._with_lock(record, self.locks)
+                if locked is None:
+                    continue
+                record = locked
             records.append(record)
         return sorted(records, key=lambda r: (r.timestamp, r.key), reverse=True)
+
+    def _with_lock(self, record: BackupRecord, locks: ObjectLocks) -> BackupRecord | None:
+        try:
+            return attrs.evolve(record, lock=locks.lock_of(key=record.key))
+        except BackupNotFoundError:
+            return None  # deleted since the listing
 
     def _with_manifest(self, record: BackupRecord) -> BackupRecord:
         try:

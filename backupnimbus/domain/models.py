@@ -6,6 +6,7 @@ from datetime import datetime
 import attrs
 
 from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, Compression
+from backupnimbus.ports.object_lock import Lock
 
 
 @attrs.frozen
@@ -83,6 +84,9 @@ class Manifest:
     compression: Compression | None = None
     """Algorithm and level; None in manifests written before it was recorded, which were
     gzipped by mongodump when `compressed`."""
+    object_lock: Lock | None = None
+    """The Object Lock the archive and this manifest were stored with; None when unlocked.
+    Prune may extend it later: the store's lock is the current one."""
 
     @property
     def declared_compression(self) -> str | None:

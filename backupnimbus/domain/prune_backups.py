@@ -18,10 +18,17 @@ What prune does with each state of a backup (see list_backups):
 Two guards stand above the plan: keys the caller protects (the backup a run just made) are
 never deleted, and a plan that would delete the newest complete backup of a set is refused
 before anything is deleted.
+
+With Object Lock (`locking`), a third: a backup whose archive or manifest is still locked is
+kept and reported as "locked until ...", never deleted (no governance bypass is ever asked for;
+on a versioned bucket a plain delete would only hide it behind a delete marker). And the lock
+of every complete backup the plan keeps is extended before it runs out, within the policy's
+maximum (see domain/object_lock.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Collection
@@ -39,9 +46,11 @@ from backupnimbus.domain.list_backups import (
     ListBackups,
     finished_order,
 )
+from backupnimbus.domain.object_lock import Locking, is_locked, lock_text
 from backupnimbus.domain.retention import RetentionPolicy, plan_retention, require_rule
-from backupnimbus.errors import BackupNimbusError, UsageInvalidError
+from backupnimbus.errors import BackupNimbusError, BackupNotFoundError, UsageInvalidError
 from backupnimbus.ports.clock import Clock
+from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,7 @@ PROTECTED = "protected"
 PARTIAL_NEWEST = "partial, newer than the newest complete backup"
 PARTIAL_SUPERSEDED = "partial, superseded by a newer complete backup"
 UNREADABLE_PREFIX = "unreadable manifest: "
+LOCKED_PREFIX = "locked until "
 
 
 @attrs.frozen
@@ -61,7 +71,10 @@ class KeptBackup:
     state: str
     """COMPLETE, PARTIAL, UNREADABLE or INCOMPLETE (see list_backups)."""
     reasons: tuple[str, ...]
-    """Every rule that kept it ("daily #3"), or why a backup outside the rules stays."""
+    """Every rule that kept it ("daily #3"), or why a backup outside the rules stays
+    ("locked until ..." for one the plan would delete but its lock forbids)."""
+    lock: Lock | None = None
+    """Its Object Lock after this prune (extended, or as found); None: none, or not in use."""
 
     @property
     def complete(self) -> bool:
@@ -77,6 +90,15 @@ class DeletedBackup:
 
 
 @attrs.frozen
+class ExtendedLock:
+    key: str
+    """The archive's key; its manifest's lock was extended to the same date."""
+    previous: Lock | None
+    lock: Lock
+    """The new lock (on a dry run: the one it would get)."""
+
+
+@attrs.frozen
 class PruneResult:
     policy: RetentionPolicy
     kept: tuple[KeptBackup, ...]
@@ -84,6 +106,15 @@ class PruneResult:
     deleted: tuple[DeletedBackup, ...]
     """Newest first; on a dry run, what would have been deleted."""
     dry_run: bool
+    extended: tuple[ExtendedLock, ...] = ()
+    """Locks of kept backups extended (on a dry run: that would be), newest first."""
+    locks_in_use: bool = False
+    """Whether locks were read and respected (S3_OBJECT_LOCK_MODE is set)."""
+
+    @property
+    def locked(self) -> tuple[KeptBackup, ...]:
+        """The backups the plan would delete but whose lock has not run out."""
+        return tuple(k for k in self.kept if k.reasons[0].startswith(LOCKED_PREFIX))
 
     @property
     def unreadable(self) -> tuple[tuple[str, str], ...]:
@@ -107,6 +138,8 @@ class PruneBackups:
     clock: Clock
     incomplete_grace: timedelta = timedelta(hours=24)
     """An incomplete archive younger than this may belong to a backup still running."""
+    locking: Locking | None = None
+    """With Object Lock: locked backups are kept, and kept backups' locks extended."""
 
     def run(
         self,
@@ -142,12 +175,68 @@ class PruneBackups:
         decisions: dict[str, Decision] = {}
         for members in sets.values():
             decisions.update(self._plan_set(policy, members, frozenset(protect)))
+        extended: list[ExtendedLock] = []
+        if self.locking is not None:
+            extended = self._respect_locks(self.locking, records, decisions, dry_run=dry_run)
         kept = tuple(d for r in records if isinstance(d := decisions[r.key], KeptBackup))
         deleted = tuple(d for r in records if isinstance(d := decisions[r.key], DeletedBackup))
         if not dry_run:
             for gone in deleted:
                 self._delete(gone)
-        return PruneResult(policy=policy, kept=kept, deleted=deleted, dry_run=dry_run)
+        return PruneResult(
+            policy=policy,
+            kept=kept,
+            deleted=deleted,
+            dry_run=dry_run,
+            extended=tuple(extended),
+            locks_in_use=self.locking is not None,
+        )
+
+    def _respect_locks(
+        self,
+        locking: Locking,
+        records: list[BackupRecord],
+        decisions: dict[str, Decision],
+        *,
+        dry_run: bool,
+    ) -> list[ExtendedLock]:
+        """Turns every planned delete of a locked backup into a keep, and extends the locks of
+        the complete backups kept (unless `dry_run`). Extensions come before any delete, so a
+        failure to extend leaves everything in place."""
+        now = self.clock.now()
+        extended = []
+        for record in records:
+            decision = decisions[record.key]
+            if isinstance(decision, DeletedBackup):
+                lock = self._latest_lock(locking, record)
+                if is_locked(lock, now=now):
+                    assert lock is not None
+                    why = LOCKED_PREFIX + lock_text(lock).partition(" until ")[2]
+                    decisions[record.key] = KeptBackup(record.key, decision.state, (why,), lock)
+                    log.info("backup kept: still locked", extra={"key": record.key})
+                continue
+            lock = record.lock
+            if record.state == COMPLETE and record.manifest is not None:
+                wanted = locking.policy.extension(
+                    current=lock, made=record.manifest.finished_at, now=now
+                )
+                if wanted is not None:
+                    if not dry_run:
+                        locking.locks.lock(key=record.key, lock=wanted)
+                        locking.locks.lock(key=manifest_key(record.key), lock=wanted)
+                        log.info("lock extended", extra={"key": record.key})
+                    extended.append(ExtendedLock(record.key, lock, wanted))
+                    lock = wanted
+            decisions[record.key] = attrs.evolve(decision, lock=lock)
+        return extended
+
+    def _latest_lock(self, locking: Locking, record: BackupRecord) -> Lock | None:
+        """The later of the archive's and the manifest's lock: either forbids the delete."""
+        locks = [record.lock]
+        with contextlib.suppress(BackupNotFoundError):  # deleted since the listing
+            locks.append(locking.locks.lock_of(key=manifest_key(record.key)))
+        present = [lock for lock in locks if lock is not None]
+        return max(present, key=lambda lock: lock.retain_until) if present else None
 
     def _plan_set(
         self, policy: RetentionPolicy, members: list[BackupRecord], protect: frozenset[str]

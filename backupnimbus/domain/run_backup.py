@@ -24,17 +24,20 @@ from backupnimbus.domain.models import (
     SourceInfo,
 )
 from backupnimbus.domain.no_encryption import NoEncryption
+from backupnimbus.domain.object_lock import Locking
 from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import (
     BackupNimbusError,
     EmptyBackupError,
     ObjectExistsError,
+    StorageFailedError,
     UsageInvalidError,
 )
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.compressor import NONE, StreamCompressor
 from backupnimbus.ports.dump_runner import Dump, DumpRunner
+from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import ObjectStore, Readable
 from backupnimbus.stop_signal import StopSignal
 
@@ -71,11 +74,17 @@ class RunBackup:
     """Compresses the archive, after the walk and before the encryption."""
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Encrypts the archive on its way to the store when it has recipients."""
+    locking: Locking | None = None
+    """Locks the archive and the manifest (S3 Object Lock) when set."""
 
     def run(self, *, request: BackupRequest, stop: StopSignal | None = None) -> BackupResult:
         """Args: `stop`: set it (SIGTERM, a caller's own deadline) to stop the run in any phase;
         the run then raises its reason, with nothing left at the key."""
         stop = stop or StopSignal()
+        if self.locking is not None:
+            # Before anything is written: a backup that was meant to be locked must not be
+            # stored unlocked by a bucket that cannot lock.
+            self.locking.require_support()
         started = self.clock.now()
         at = _checked_timestamp(request.timestamp, now=started)
         encrypted = bool(self.cipher.recipients)
@@ -115,6 +124,7 @@ class RunBackup:
                     key=key, stream=StoppableReader(digest, stop, check=check_deadline)
                 )
                 warnings = tuple(dump.warnings())
+        lock = self._lock_archive(key)
         summary = walked.summary
         manifest = Manifest(
             name=request.name,
@@ -134,10 +144,17 @@ class RunBackup:
             server_side_encryption=self.settings.server_side_encryption,
             status=PARTIAL if warnings else COMPLETE,
             warnings=warnings,
+            object_lock=lock,
         )
         manifest_at = manifest_key(key)
         try:
-            self.store.put_bytes(key=manifest_at, data=encode_manifest(manifest))
+            if self.locking is not None and lock is not None:
+                # Locked in the same request that writes it: never a moment unlocked.
+                self.locking.locks.put_locked_bytes(
+                    key=manifest_at, data=encode_manifest(manifest), lock=lock
+                )
+            else:
+                self.store.put_bytes(key=manifest_at, data=encode_manifest(manifest))
         except BaseException:
             self._forget_archive(key)
             raise
@@ -151,6 +168,25 @@ class RunBackup:
             extra={"key": key, "bytes": manifest.size, "duration_s": manifest.duration_s},
         )
         return BackupResult(manifest=manifest, manifest_key=manifest_at)
+
+    def _lock_archive(self, key: str) -> Lock | None:
+        """Locks the stored archive; a multipart upload cannot carry its lock (and some stores
+        ignore it there), so it is set once the upload has completed, and read back."""
+        if self.locking is None:
+            return None
+        lock = self.locking.policy.first_lock(now=self.clock.now())
+        try:
+            self.locking.locks.lock(key=key, lock=lock)
+            stored = self.locking.locks.lock_of(key=key)
+            if stored is None or stored.retain_until < lock.retain_until:
+                raise StorageFailedError(
+                    f"The store did not keep the lock of {key}",
+                    details={"key": key, "reason": "lock not applied"},
+                )
+        except BaseException:
+            self._forget_archive(key)
+            raise
+        return lock
 
     def _refuse_taken_stamp(self, key: str) -> None:
         taken = [obj.key for obj in self.store.list_objects(prefix=stamp_prefix(key))]

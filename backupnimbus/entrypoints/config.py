@@ -102,6 +102,13 @@ class Config:
     """S3_SSE: "AES256" or "aws:kms", asked for on every upload to S3."""
     s3_kms_key_id: str | None = None
     """S3_KMS_KEY_ID: the KMS key of S3_SSE=aws:kms; None: the account's default S3 key."""
+    object_lock_mode: str | None = None
+    """S3_OBJECT_LOCK_MODE: GOVERNANCE or COMPLIANCE; None (off): backups are not locked."""
+    object_lock_days: int = 0
+    """S3_OBJECT_LOCK_DAYS: every backup is locked at least this long."""
+    object_lock_max_days: int = 0
+    """S3_OBJECT_LOCK_MAX_DAYS: prune never extends a lock past this many days after the
+    backup finished; S3_OBJECT_LOCK_DAYS unless set (no extension)."""
 
     def endpoint_for(self, service: str) -> str | None:
         return self.aws_endpoints.get(service.upper()) or self.aws_endpoints.get("")
@@ -276,6 +283,8 @@ def load_config(
     raw["age_recipients"] = _age_recipients(reader)
     raw["age_identities"] = _age_identities(reader)
     raw["s3_sse"], raw["s3_kms_key_id"] = _server_side_encryption(reader)
+    lock = _object_lock(reader, environ)
+    raw["object_lock_mode"], raw["object_lock_days"], raw["object_lock_max_days"] = lock
 
     if raw["storage_backend"] == "local":
         long = [
@@ -451,6 +460,49 @@ def _server_side_encryption(reader: _Reader) -> tuple[str | None, str | None]:
             "S3_KMS_KEY_ID is used only with S3_SSE=aws:kms; set S3_SSE=aws:kms or unset it"
         )
     return algorithm, kms_key_id if algorithm == "aws:kms" else None
+
+
+LOCK_MODES = {"governance": "GOVERNANCE", "compliance": "COMPLIANCE"}
+MAX_LOCK_DAYS = 36_500
+"""A hundred years: a longer compliance lock is surely a typo, and could never be undone."""
+
+
+def _object_lock(reader: _Reader, environ: Mapping[str, str]) -> tuple[str | None, int, int]:
+    given = reader.plain("S3_OBJECT_LOCK_MODE")
+    mode = None
+    if given is not None and given.lower() != "off":
+        mode = LOCK_MODES.get(given.lower())
+        if mode is None:
+            reader.problem("S3_OBJECT_LOCK_MODE must be off, governance or compliance")
+    counts: dict[str, int | None] = {}
+    for name in ("S3_OBJECT_LOCK_DAYS", "S3_OBJECT_LOCK_MAX_DAYS"):
+        value = counts[name] = reader.count(name) if name in environ else None
+        if value is not None and value > MAX_LOCK_DAYS:
+            reader.problem(f"{name} must be at most {MAX_LOCK_DAYS} (100 years)")
+    days, max_days = counts["S3_OBJECT_LOCK_DAYS"], counts["S3_OBJECT_LOCK_MAX_DAYS"]
+    if given is None or (given.lower() == "off"):
+        set_ = [name for name, value in counts.items() if value is not None]
+        if set_:
+            reader.problem(
+                f"{' and '.join(set_)} apply only with S3_OBJECT_LOCK_MODE=governance or "
+                "compliance; set the mode or unset them"
+            )
+        return None, 0, 0
+    if mode is None:
+        return None, 0, 0
+    if not days:
+        reader.problem(
+            "S3_OBJECT_LOCK_DAYS is required with S3_OBJECT_LOCK_MODE: how many days (1 or "
+            "more) every backup stays locked, e.g. 35 for a month of dailies"
+        )
+        return None, 0, 0
+    if max_days is None:
+        max_days = days
+    elif max_days < days:
+        reader.problem(
+            f"S3_OBJECT_LOCK_MAX_DAYS ({max_days}) must be at least S3_OBJECT_LOCK_DAYS ({days})"
+        )
+    return mode, days, max_days
 
 
 def _sibling_restore(mongodump_path: str) -> str:

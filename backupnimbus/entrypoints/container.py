@@ -21,6 +21,7 @@ from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.models import ServerSideEncryption
 from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.notify_outcome import NotifyOutcome
+from backupnimbus.domain.object_lock import Locking, LockPolicy
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.restore_backup import RestoreBackup
 from backupnimbus.domain.restore_drill import RestoreDrill
@@ -36,6 +37,7 @@ from backupnimbus.ports.compressor import StreamCompressor
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.health_check import HealthCheck
 from backupnimbus.ports.mailer import Mailer
+from backupnimbus.ports.object_lock import ObjectLocks
 from backupnimbus.ports.object_store import ObjectStore
 from backupnimbus.ports.scratch_target import ScratchTarget
 from backupnimbus.ports.secret_source import SecretSource
@@ -139,8 +141,14 @@ def build_container(
         config.storage_backend or ("s3" if config.bucket else "local"),
         {"s3": lambda c: _s3_store(c, retry), "local": _local_store, **plugins.storage_backends},
     )
-    _register_port(container, ObjectStore, overrides.get("object_store"),
-                   lambda: _with_progress(storage(config), progress))  # fmt: skip
+    # The store itself, unwrapped: the progress bar wraps reads and writes only, not locks.
+    _register_port(container, _STORE, overrides.get("object_store"), lambda: storage(config))
+    _register_port(container, ObjectStore, None,
+                   lambda: _with_progress(container.resolve(_STORE), progress))  # fmt: skip
+    container.register(
+        _LOCKING, factory=lambda: _locking(config, container.resolve(_STORE)),
+        scope=punq.Scope.singleton,
+    )  # fmt: skip
     mailer = select_backend(
         "mailer",
         "MAILER_BACKEND",
@@ -181,11 +189,24 @@ def build_container(
             allow_empty=config.allow_empty_backup,
         ),
     )
-    container.register(RunBackup)
+    container.register(
+        RunBackup,
+        factory=lambda: RunBackup(
+            dumps=container.resolve(DumpRunner),
+            store=container.resolve(ObjectStore),
+            clock=container.resolve(Clock),
+            settings=container.resolve(BackupSettings),
+            compressor=container.resolve(StreamCompressor),
+            cipher=container.resolve(ArchiveCipher),
+            locking=container.resolve(_LOCKING),
+        ),
+    )
     container.register(
         ListBackups,
         factory=lambda: ListBackups(
-            store=container.resolve(ObjectStore), prefix=config.backup_prefix
+            store=container.resolve(ObjectStore),
+            prefix=config.backup_prefix,
+            locks=_locks_of(container.resolve(_LOCKING)),
         ),
     )
     container.register(VerifyBackup)
@@ -235,9 +256,44 @@ def build_container(
             list_backups=container.resolve(ListBackups),
             store=container.resolve(ObjectStore),
             clock=container.resolve(Clock),
+            locking=container.resolve(_LOCKING),
         ),
     )
     return container
+
+
+_STORE = "unwrapped_store"
+_LOCKING = "locking"
+"""Keys of services with no type of their own (punq accepts strings)."""
+
+
+def locking_of(container: punq.Container) -> Locking | None:
+    """The Object Lock policy and the store's locks, or None when backups are not locked."""
+    locking: Locking | None = container.resolve(_LOCKING)
+    return locking
+
+
+def _locking(config: Config, store: ObjectStore) -> Locking | None:
+    from backupnimbus.errors import ConfigInvalidError
+
+    if config.object_lock_mode is None:
+        return None
+    if not isinstance(store, ObjectLocks):
+        backend = config.storage_backend or ("s3" if config.bucket else "local")
+        raise ConfigInvalidError(
+            [f"S3_OBJECT_LOCK_MODE needs a store that can lock objects (S3 with Object Lock); "
+             f"the {backend} store cannot: use STORAGE_BACKEND=s3 or set S3_OBJECT_LOCK_MODE=off"]
+        )  # fmt: skip
+    policy = LockPolicy(
+        mode=config.object_lock_mode,
+        days=config.object_lock_days,
+        max_days=config.object_lock_max_days,
+    )
+    return Locking(policy=policy, locks=store)
+
+
+def _locks_of(locking: Locking | None) -> ObjectLocks | None:
+    return locking.locks if locking is not None else None
 
 
 def _register_port(container: punq.Container, port: Any, override: Any, factory: Any) -> None:
@@ -396,6 +452,8 @@ def build_setup_check(container: punq.Container, *, timeout_s: float) -> CheckSe
         store = container.resolve(ObjectStore)
         checks.append(hc.StoreListingCheck(store=store, prefix=config.backup_prefix,
                                            description=f"{backend} store"))  # fmt: skip
+    if config.object_lock_mode is not None:
+        checks.append(hc.ObjectLockCheck(locking=lambda: container.resolve(_LOCKING)))
     if config.notifications.enabled and config.notifications.sender:
         ses = _aws_client("ses", config)
         checks.append(hc.SesSenderCheck(client=ses, sender=config.notifications.sender))

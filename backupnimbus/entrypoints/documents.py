@@ -11,6 +11,7 @@ from backupnimbus.domain.models import BackupResult
 
 if TYPE_CHECKING:
     from backupnimbus.entrypoints.config import Config
+    from backupnimbus.ports.object_lock import Lock
 
 
 def store_document(config: Config) -> dict[str, Any]:
@@ -25,6 +26,22 @@ def store_document(config: Config) -> dict[str, Any]:
     else:
         location = prefix  # a plugin's store: the key prefix is what this configuration knows
     return {"backend": backend, "location": location}
+
+
+def lock_document(lock: Lock | None) -> dict[str, Any] | None:
+    """An Object Lock as results show it; None when there is none."""
+    if lock is None:
+        return None
+    return {
+        "mode": lock.mode,
+        "retain_until": lock.retain_until.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def lock_line(lock: dict[str, Any] | None) -> str:
+    if lock is None:
+        return "-"
+    return f"{lock['mode'].lower()} until {lock['retain_until']}"
 
 
 def store_line(document: dict[str, Any]) -> str | None:
@@ -43,6 +60,8 @@ def backup_result_document(result: BackupResult) -> dict[str, Any]:
         "duration_s": result.manifest.duration_s,
         "manifest": manifest_document(result.manifest),
     }
+    if result.manifest.object_lock is not None:
+        document["lock"] = lock_document(result.manifest.object_lock)
     if result.notification is not None:
         document["notification"] = {
             "sent": result.notification.sent,

@@ -9,7 +9,8 @@ def register(commands: Any) -> None:
         "check",
         help="validate the configuration and reach every configured service, writing nothing",
         description="Validates the configuration, then checks the store (HeadBucket, or the "
-        "local directory), the SES sender identity when notifications are on, mongodump "
+        "local directory), Object Lock on the bucket when S3_OBJECT_LOCK_MODE is set (exit 2 "
+        "without it), the SES sender identity when notifications are on, mongodump "
         "--version, and a MongoDB connection that dumps nothing. Exits 1 if any check fails.",
     )
     parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
@@ -25,11 +26,17 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     _, container = bootstrap()
     outcomes = build_setup_check(container, timeout_s=args.timeout).run()
     failed = [o.name for o in outcomes if not o.ok]
+    # A check that failed on the configuration (a bucket without Object Lock) needs a change,
+    # not a retry: it exits like any other configuration error.
+    misconfigured = any(o.code == "CONFIG_ERROR" for o in outcomes if not o.ok)
     return {
         "status": "failed" if failed else "ok",
-        "checks": [{"name": o.name, "ok": o.ok, "detail": o.detail} for o in outcomes],
+        "checks": [
+            {"name": o.name, "ok": o.ok, "detail": o.detail, **({"code": o.code} if o.code else {})}
+            for o in outcomes
+        ],
         "failed": failed,
-        "exit_code": 1 if failed else 0,
+        "exit_code": 2 if misconfigured else 1 if failed else 0,
     }
 
 

@@ -35,13 +35,18 @@ def list_backups(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "store": store_document(config),
         "set": name,
-        "backups": [record_document(record) for record in records],
+        "backups": [
+            record_document(record, locks=config.object_lock_mode is not None) for record in records
+        ],
     }
 
 
-def record_document(record: BackupRecord) -> dict[str, Any]:
+def record_document(record: BackupRecord, *, locks: bool = False) -> dict[str, Any]:
+    """`locks`: Object Lock is in use, so each backup's lock is shown (None: unlocked)."""
+    from backupnimbus.entrypoints.documents import lock_document
+
     manifest = record.manifest
-    return {
+    document = {
         "name": record.name,
         "timestamp": record.timestamp.isoformat().replace("+00:00", "Z"),
         "key": record.key,
@@ -56,6 +61,9 @@ def record_document(record: BackupRecord) -> dict[str, Any]:
         "warnings": list(manifest.warnings) if manifest else [],
         "namespaces": dict(manifest.namespaces) if manifest and manifest.namespaces else None,
     }
+    if locks:
+        document["lock"] = lock_document(record.lock)
+    return document
 
 
 _FLAGS = {"gz": "compressed", "age": "encrypted"}
@@ -63,13 +71,14 @@ _FLAG_NAMES = {"gzip": "gz", "zstd": "zst"}
 
 
 def render(document: dict[str, Any]) -> str:
-    from backupnimbus.entrypoints.documents import store_line
+    from backupnimbus.entrypoints.documents import lock_line, store_line
 
     backups = document["backups"]
+    locks = any("lock" in item for item in backups)
     if not backups:
         where = "any set" if document["set"] is None else f"set {document['set']}"
         return f"No backups of {where} found in {store_line(document)}."
-    rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", "KEY")]
+    rows = [("NAME", "TIMESTAMP", "SIZE", "SHA256", "FLAGS", "STATUS", *(("LOCK",) * locks), "KEY")]
     for item in backups:
         flags = (
             ",".join(
@@ -81,7 +90,8 @@ def render(document: dict[str, Any]) -> str:
         )
         rows.append((
             item["name"], item["timestamp"], _human_size(item["size"]),
-            (item["sha256"] or "-")[:12], flags, _status(item), item["key"],
+            (item["sha256"] or "-")[:12], flags, _status(item),
+            *((lock_line(item.get("lock")),) * locks), item["key"],
         ))  # fmt: skip
     widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
     lines = [

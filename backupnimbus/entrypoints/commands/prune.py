@@ -73,7 +73,7 @@ def prune_result_document(result: PruneResult) -> dict[str, Any]:
     """The plan and what became of it. A dry run lists `would_delete`, never `deleted`, so a
     script reading the document cannot mistake a plan for a deletion."""
     gone = "would_delete" if result.dry_run else "deleted"
-    return {
+    document = {
         "status": "success",
         "dry_run": result.dry_run,
         "policy": result.policy.counts(),
@@ -92,11 +92,30 @@ def prune_result_document(result: PruneResult) -> dict[str, Any]:
         "unreadable": [{"key": key, "problem": problem} for key, problem in result.unreadable],
         "counts": {"kept": len(result.kept), gone: len(result.deleted)},
     }
+    if result.locks_in_use:
+        _add_locks(document, result)
+    return document
+
+
+def _add_locks(document: dict[str, Any], result: PruneResult) -> None:
+    """With Object Lock: each kept backup's lock, the ones kept only for their lock, and the
+    locks extended (`would_extend` on a dry run)."""
+    from backupnimbus.entrypoints.documents import lock_document
+
+    for entry, kept in zip(document["kept"], result.kept, strict=True):
+        entry["lock"] = lock_document(kept.lock)
+    extended = "would_extend" if result.dry_run else "extended"
+    document["locked"] = [kept.key for kept in result.locked]
+    document[extended] = [
+        {"key": item.key, "from": lock_document(item.previous), "to": lock_document(item.lock)}
+        for item in result.extended
+    ]
+    document["counts"].update({"locked": len(result.locked), extended: len(result.extended)})
 
 
 def render(document: dict[str, Any]) -> str:
     rules = ", ".join(f"{rule} {n}" for rule, n in document["policy"].items() if n)
-    from backupnimbus.entrypoints.documents import store_line
+    from backupnimbus.entrypoints.documents import lock_line, store_line
 
     dry = document["dry_run"]
     gone = "would_delete" if dry else "deleted"
@@ -109,7 +128,24 @@ def render(document: dict[str, Any]) -> str:
     lines.append(f"Keep {document['counts']['kept']} backup(s):")
     for kept in document["kept"]:
         why = ", ".join(kept["reasons"])
-        lines.append(f"  {kept['key']}  ({'kept by ' if kept['complete'] else ''}{why})")
+        locked = kept["key"] in document.get("locked", ())
+        by = "kept by " if kept["complete"] and not locked else ""
+        lock = kept.get("lock")
+        held = f"  [{lock_line(lock)}]" if lock and not locked else ""
+        lines.append(f"  {kept['key']}  ({by}{why}){held}")
+    if document.get("locked"):
+        lines.append(
+            f"{len(document['locked'])} backup(s) the policy lets go are still locked, so they "
+            "were kept; a later prune deletes them once their lock runs out"
+        )
+    extended = "would_extend" if dry else "extended"
+    if document.get(extended):
+        verb = "Would extend" if dry else "Extended"
+        lines.append(f"{verb} the lock of {len(document[extended])} kept backup(s):")
+        lines.extend(
+            f"  {item['key']}  ({lock_line(item['from'])} -> {item['to']['retain_until']})"
+            for item in document[extended]
+        )
     verb = "Would delete" if dry else "Deleted"
     lines.append(f"{verb} {document['counts'][gone]} backup(s):")
     lines.extend(f"  {entry['key']}  ({entry['reason']})" for entry in document[gone])

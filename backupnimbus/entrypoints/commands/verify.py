@@ -53,7 +53,26 @@ def verify(args: argparse.Namespace) -> dict[str, Any]:
         key = latest_complete(container.resolve(ListBackups).run(name=name), name=name).key
     # A set named with a KEY is a check too: the key must be one of that set.
     report = container.resolve(VerifyBackup).run(key=key, name=args.name)
-    return {**verified_document(report), "store": store_document(config)}
+    return {
+        **verified_document(report),
+        **_locks_document(container, report.key),
+        "store": store_document(config),
+    }
+
+
+def _locks_document(container: Any, key: str) -> dict[str, Any]:
+    """With Object Lock in use, the archive's and the manifest's locks as the store has them."""
+    from backupnimbus.domain.keys import manifest_key
+    from backupnimbus.entrypoints.container import locking_of
+    from backupnimbus.entrypoints.documents import lock_document
+
+    locking = locking_of(container)
+    if locking is None:
+        return {}
+    return {
+        "lock": lock_document(locking.locks.lock_of(key=key)),
+        "manifest_lock": lock_document(locking.locks.lock_of(key=manifest_key(key))),
+    }
 
 
 def verified_document(report: VerificationReport) -> dict[str, Any]:
@@ -114,7 +133,7 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
 
 
 def render(document: dict[str, Any]) -> str:
-    from backupnimbus.entrypoints.documents import store_line
+    from backupnimbus.entrypoints.documents import lock_line, store_line
 
     where = document.get("key") or document["file"]
     namespaces = document["namespaces"]
@@ -129,8 +148,13 @@ def render(document: dict[str, Any]) -> str:
         + (" (matches the manifest)" if "manifest_sha256" in document else ""),
         f"  archive   {document['archive']['bytes']} bytes, mongodump "
         f"{document['archive']['tool_version']}, server {document['archive']['server_version']}",
+        *(
+            [f"  lock      archive {lock_line(document['lock'])}, "
+             f"manifest {lock_line(document['manifest_lock'])}"]
+            if "lock" in document else []
+        ),
         f"  {len(namespaces)} namespaces, every CRC-64 correct:",
-    ]
+    ]  # fmt: skip
     width = max((len(ns) for ns in namespaces), default=0)
     lines += [
         f"    {ns.ljust(width)}  {stats['documents']:>12,} documents  {stats['bytes']:>15,} bytes"
