@@ -239,11 +239,11 @@ def test_target_password_never_reaches_mongorestore_argv(
     client.admin.command("createUser", user, pwd=password, roles=["root"])
     recorded = tmp_path / "argv.txt"
     wrapper = tmp_path / "mongorestore-wrapper"
-    # The wrapper records its own argv and the config file's mode, then becomes mongorestore.
+    # The wrapper records its own argv and what its config is (a pipe), then becomes mongorestore.
     wrapper.write_text(
         "#!/bin/sh\n"
         f'printf "%s\\n" "$@" > "{recorded}"\n'
-        'for a in "$@"; do case "$a" in --config=*) stat -c %a "${a#--config=}"'
+        'for a in "$@"; do case "$a" in --config=*) stat -L -c %F "${a#--config=}"'
         f' >> "{recorded}.mode";; esac; done\n'
         f'exec "{mongo_tools / "mongorestore"}" "$@"\n'
     )
@@ -265,8 +265,8 @@ def test_target_password_never_reaches_mongorestore_argv(
     assert "--archive" in argv.splitlines()
     config_paths = [a.split("=", 1)[1] for a in argv.splitlines() if a.startswith("--config=")]
     assert len(config_paths) == 1
-    assert Path(f"{recorded}.mode").read_text().split() == ["600"]
-    assert not os.path.exists(config_paths[0]), "the URI config file must be deleted afterwards"
+    assert config_paths[0].startswith("/dev/fd/"), "the URI comes through an inherited pipe"
+    assert Path(f"{recorded}.mode").read_text().strip() == "fifo", "a pipe, not a file on disk"
     assert password not in completed.stdout + completed.stderr
 
 
