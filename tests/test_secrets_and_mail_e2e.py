@@ -45,8 +45,8 @@ def _recording_wrapper(tmp_path: Path, real: Path, *, then: str) -> tuple[Path, 
     return wrapper, argv_file
 
 
-def test_success_mails_the_key_and_sha256(
-    mail_env: dict[str, str], secantus: Secantus, database: str, ses_endpoint: str
+def test_success_mails_the_store_key_and_sha256(
+    mail_env: dict[str, str], secantus: Secantus, database: str, ses_endpoint: str, bucket: str
 ) -> None:
     MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(100))
 
@@ -59,6 +59,7 @@ def test_success_mails_the_key_and_sha256(
     assert mail.recipients == (RECIPIENT,)
     assert result["key"] in mail.body
     assert result["sha256"] in mail.body
+    assert f"s3 s3://{bucket}/backups/" in mail.body, "the mail names the store and location"
 
 
 def test_killed_mongodump_leaves_nothing_and_mails_the_failure(

@@ -32,6 +32,8 @@ class NotifyOutcome:
     """Mail when a backup succeeded."""
     on_failure: bool = True
     """Mail when a backup failed."""
+    store: str | None = None
+    """Which store and where in it ("s3 s3://bucket/backups/"), named in every mail."""
 
     def notify(
         self,
@@ -52,18 +54,20 @@ class NotifyOutcome:
         if error is not None:
             if not self.on_failure:
                 return None
-            email = self._email(f"Backup failed: {name}", _failure_rows(error))
+            email = self._email(f"Backup failed: {name}", self._where(_failure_rows(error)))
         else:
             assert result is not None
             if result.manifest.complete:
                 if not self.on_success:
                     return None
-                email = self._email(f"Backup succeeded: {name}", _success_rows(result))
+                email = self._email(f"Backup succeeded: {name}", self._where(_success_rows(result)))
             else:
                 # Stored, but not a good backup: it is mailed as a failure would be.
                 if not self.on_failure:
                     return None
-                email = self._email(f"Backup incomplete: {name}", _partial_rows(result))
+                email = self._email(
+                    f"Backup incomplete: {name}", self._where(_partial_rows(result))
+                )
         try:
             self.mailer.send(email=email)
         except NotificationFailedError as exc:
@@ -76,6 +80,9 @@ class NotifyOutcome:
             return NotificationOutcome(sent=True)
         log.warning("notification not sent", extra={"subject": email.subject, "error": reason})
         return NotificationOutcome(sent=False, error=reason)
+
+    def _where(self, rows: _Rows) -> _Rows:
+        return [("Store", self.store), *rows] if self.store else rows
 
     def _email(self, headline: str, rows: _Rows) -> Email:
         # Redacted before escaping, so that a secret holding '&' or '<' is still recognised.

@@ -167,6 +167,7 @@ def build_container(
             # Off means off: no outcome claims a mail was sent when it only reached the log.
             on_success=config.notifications.enabled and config.notifications.on_success,
             on_failure=config.notifications.enabled and config.notifications.on_failure,
+            store=_store_name(config),
         ),
     )
     container.register(SendMessage)
@@ -294,6 +295,13 @@ def _locking(config: Config, store: ObjectStore) -> Locking | None:
 
 def _locks_of(locking: Locking | None) -> ObjectLocks | None:
     return locking.locks if locking is not None else None
+
+
+def _store_name(config: Config) -> str:
+    from backupnimbus.entrypoints.documents import store_document
+
+    store = store_document(config)
+    return f"{store['backend']} {store['location']}"
 
 
 def _register_port(container: punq.Container, port: Any, override: Any, factory: Any) -> None:
