@@ -30,7 +30,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     from backupnimbus.adapters.retrying import RetryPolicy
-    from backupnimbus.adapters.s3 import MiB, PartSizer, S3ObjectStore
+    from backupnimbus.adapters.s3 import S3ObjectStore
+    from backupnimbus.adapters.s3_parts import MiB, PartSizer
     from backupnimbus.domain.models import BackupRequest
     from backupnimbus.domain.run_backup import RunBackup
     from backupnimbus.entrypoints.container import (

@@ -26,7 +26,8 @@ from botocore.config import Config as BotoConfig
 
 from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.s3 import PartSizer, S3ObjectStore
+from backupnimbus.adapters.s3 import S3ObjectStore
+from backupnimbus.adapters.s3_parts import PartSizer
 from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.entrypoints.arguments import iso_timestamp
 from backupnimbus.entrypoints.container import config_from_environment

@@ -24,7 +24,8 @@ from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.s3 import PartSizer, S3ObjectStore
+from backupnimbus.adapters.s3 import S3ObjectStore
+from backupnimbus.adapters.s3_parts import PartSizer
 from backupnimbus.domain.keys import manifest_key
 from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.manifest_codec import decode_manifest, encode_manifest

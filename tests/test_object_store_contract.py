@@ -21,7 +21,8 @@ import tenacity
 from backupnimbus.adapters.local_store import LocalDirectoryStore
 from backupnimbus.adapters.memory import InMemoryObjectStore
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.s3 import PartSizer, S3ObjectStore
+from backupnimbus.adapters.s3 import S3ObjectStore
+from backupnimbus.adapters.s3_parts import PartSizer
 from backupnimbus.errors import BackupNotFoundError, DumpFailedError, ObjectExistsError
 from backupnimbus.ports.object_store import ObjectStore
 

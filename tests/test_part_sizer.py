@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backupnimbus.adapters.s3 import S3_MAX_PARTS, PartSizer
+from backupnimbus.adapters.s3_parts import S3_MAX_PARTS, PartSizer
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

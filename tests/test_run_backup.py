@@ -24,7 +24,8 @@ from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.adapters.mongodump import MongodumpRunner
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.s3 import PartSizer, S3ObjectStore
+from backupnimbus.adapters.s3 import S3ObjectStore
+from backupnimbus.adapters.s3_parts import PartSizer
 from backupnimbus.domain.models import BackupRequest, SourceInfo
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.errors import (

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import hashlib
-import io
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import attrs
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from backupnimbus.adapters.aws_errors import is_transient
 from backupnimbus.adapters.retrying import RetryPolicy
+from backupnimbus.adapters.s3_download import ResumingBody
+from backupnimbus.adapters.s3_parts import S3_MAX_PARTS, PartSizer, multipart_etag
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -32,25 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-S3_MAX_PARTS = 10_000
-S3_MIN_PART_SIZE = 5 * MiB
-S3_MAX_PART_SIZE = 5 * 1024 * MiB
-
-_TRANSIENT_CODES = frozenset(
-    {
-        "SlowDown",
-        "InternalError",
-        "ServiceUnavailable",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "503",
-        "500",
-    }
-)
 _EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 # Set on every multipart upload, so that after a lost response the object at the key can be
 # told apart from one another writer put there.
@@ -59,36 +40,6 @@ UPLOAD_MARKER = "backupnimbus-upload"
 _POLL_S = 0.25
 # How long a failed upload waits for its parts in flight before it aborts.
 _SETTLE_S = 1.0
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionError | HTTPClientError):
-        return True
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error.get("Code", "") in _TRANSIENT_CODES or status >= 500
-    return False
-
-
-@attrs.frozen
-class PartSizer:
-    """Part sizes that start small and double every `parts_per_step` parts.
-
-    With the defaults, the first 8 GiB go up in 8 MiB parts and 10,000 parts reach about 8 TB,
-    past S3's 5 TB object limit, while memory holds only `concurrency + 1` parts at a time.
-    """
-
-    initial: int = attrs.field(
-        default=8 * MiB,
-        validator=[attrs.validators.ge(S3_MIN_PART_SIZE), attrs.validators.le(S3_MAX_PART_SIZE)],
-    )
-    """Size of the first parts; S3 refuses parts below 5 MiB (except the last)."""
-    parts_per_step: int = attrs.field(default=1_000, validator=attrs.validators.ge(1))
-    """How many parts are uploaded at one size before it doubles."""
-
-    def size_of(self, part_number: int) -> int:
-        return min(self.initial << ((part_number - 1) // self.parts_per_step), S3_MAX_PART_SIZE)
 
 
 class S3ObjectStore:
@@ -227,7 +178,7 @@ class S3ObjectStore:
         response = self._call(
             "GetObject", lambda: self._client.get_object(Bucket=self._bucket, Key=key), key=key
         )
-        body = _ResumingBody(
+        body = ResumingBody(
             response,
             reopen=lambda offset, etag: self._read_rest(key, offset, etag),
             give_up=lambda exc: self._storage_error("GetObject", key, exc),
@@ -505,12 +456,6 @@ class S3ObjectStore:
         )
 
 
-def multipart_etag(part_etags: Iterator[str] | list[str]) -> str:
-    """S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, then "-<parts>"."""
-    digests = [bytes.fromhex(etag.strip('"')) for etag in part_etags]
-    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"  # noqa: S324
-
-
 class _Attempts:
     """Remembers whether an attempt failed in a way that may still have taken effect."""
 
@@ -547,60 +492,6 @@ def _next_done(
         concurrent.futures.wait(
             running, timeout=_POLL_S, return_when=concurrent.futures.FIRST_COMPLETED
         )
-
-
-class _ResumingBody(io.RawIOBase):
-    """A GetObject body that, when the connection drops mid-way, asks for the rest (a ranged
-    GET of the same version, If-Match its ETag) instead of failing the whole read."""
-
-    def __init__(
-        self,
-        response: Any,
-        *,
-        reopen: Callable[[int, str], Any],
-        give_up: Callable[[Exception], StorageFailedError],
-        resumes: int,
-    ) -> None:
-        super().__init__()
-        self._body = response["Body"]
-        self._etag: str | None = response.get("ETag")
-        self._reopen = reopen
-        self._give_up = give_up
-        self._resumes_left = resumes
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        while True:
-            try:
-                chunk = self._body.read(len(view))
-            except (BotoCoreError, OSError) as exc:
-                self._resume(exc)
-                continue
-            view[: len(chunk)] = chunk
-            self._position += len(chunk)
-            return len(chunk)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
-
-    def _resume(self, exc: Exception) -> None:
-        if self._resumes_left <= 0 or self._etag is None:
-            raise self._give_up(exc) from exc
-        self._resumes_left -= 1
-        log.warning(
-            "GetObject's body broke off; resuming",
-            extra={"offset": self._position, "error": type(exc).__name__},
-        )
-        with contextlib.suppress(Exception):
-            self._body.close()
-        # If-Match: the rest must come from the very object the first part came from.
-        self._body = self._reopen(self._position, self._etag)["Body"]
 
 
 def _read_part(stream: Readable, size: int) -> bytes:

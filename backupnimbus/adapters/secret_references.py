@@ -76,7 +76,7 @@ def read_reference(
     """
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from backupnimbus.adapters.s3 import is_transient
+    from backupnimbus.adapters.aws_errors import is_transient
 
     try:
         value: _T = retry.call(fetch, is_transient=is_transient, log=log, what=reference)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from backupnimbus.adapters.aws_errors import is_transient
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.s3 import is_transient
 from backupnimbus.errors import NotificationFailedError
 from backupnimbus.ports.mailer import Email
 from backupnimbus.redaction import Redactor
