@@ -662,14 +662,16 @@ def test_with_references_no_uri_reaches_the_function_or_the_task_definition(
     assert task_environment(stack)["MONGO_URI"] == mongo_uri
     assert "DrillSchedule" in stack.resources  # a drill target by reference turns drills on
     # What lambda:GetFunctionConfiguration and ecs:DescribeTaskDefinition would show.
-    assert "mongodb://" not in shown and "mongodb+srv://" not in shown
+    assert "mongodb://" not in shown
+    assert "mongodb+srv://" not in shown
     for value in (REQUIRED["MongoUri"], "s3cret"):
         assert value not in shown
         assert base64.b64encode(value.encode()).decode() not in shown
     plain = Rendered(fargate)  # the least safe form: only base64 stands between
-    assert lambda_environment(plain)["MONGO_URI"] == base64.b64encode(
-        REQUIRED["MongoUri"].encode()
-    ).decode()
+    assert (
+        lambda_environment(plain)["MONGO_URI"]
+        == base64.b64encode(REQUIRED["MongoUri"].encode()).decode()
+    )
 
 
 def test_the_roles_may_read_exactly_the_referenced_secrets_and_nothing_else() -> None:
@@ -700,7 +702,9 @@ def test_the_roles_may_read_exactly_the_referenced_secrets_and_nothing_else() ->
         for holder, statement in reads:
             assert holder == "BackupAccessPolicy"  # the execution role never sees a secret
             assert as_list(statement["Action"]) in (
-                ["secretsmanager:GetSecretValue"], ["ssm:GetParameter"], ["kms:Decrypt"]
+                ["secretsmanager:GetSecretValue"],
+                ["ssm:GetParameter"],
+                ["kms:Decrypt"],
             )
             assert "*" not in "".join(as_list(statement["Resource"]))
     assert not granted(plain, "secretsmanager:GetSecretValue") + granted(plain, "kms:Decrypt")
