@@ -4,6 +4,7 @@ template, rendered for real parameter values, deploys what docs/deploy.md promis
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,9 @@ S3_ACTIONS_ALLOWED = {
     "s3:GetBucketObjectLockConfiguration",
 }  # fmt: skip
 OBJECTS = "arn:aws:s3:::acme-mongo-backups/backups/*"
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:backupnimbus/prod-AbC123"
+FROM_SECRET = {"MongoUri": "", "MongoUriSecretArn": f"{SECRET}#uri"}
+FROM_PARAMETER = {"MongoUri": "", "MongoUriParameterName": "/backupnimbus/prod/mongo-uri"}
 NO_VALUE = object()
 
 
@@ -129,6 +133,13 @@ class Rendered:
         self.conditions: dict[str, bool] = {}
         for name in self.template["Conditions"]:
             self.condition(name)
+        self.rejected = [
+            assertion["AssertDescription"]
+            for rule in self.template["Rules"].values()
+            if self.resolve(rule.get("RuleCondition", True))
+            for assertion in rule["Assertions"]
+            if not self.resolve(assertion["Assert"])
+        ]
         self.resources = {
             name: self.resolve(body)
             for name, body in self.template["Resources"].items()
@@ -185,6 +196,9 @@ class Rendered:
             return any(self.resolve(v) for v in value)
         if key == "Fn::And":
             return all(self.resolve(v) for v in value)
+        if key == "Fn::EachMemberEquals":
+            items, wanted = (self.resolve(v) for v in value)
+            return all(item == wanted for item in items)
         if key == "Fn::Base64":
             return base64.b64encode(str(self.resolve(value)).encode()).decode()
         if key == "Fn::Join":
@@ -567,9 +581,10 @@ def test_docs_walk_through_every_parameter_without_a_default() -> None:
     template = cfn_yaml.load(str(TEMPLATE))
 
     required = [n for n, spec in template["Parameters"].items() if "Default" not in spec]
+    sources = ["MongoUriSecretArn", "MongoUriParameterName", "MongoUri"]  # exactly one of them
 
-    assert sorted(required) == sorted(REQUIRED)
-    for name in required:
+    assert sorted(required) == sorted(set(REQUIRED) - {"MongoUri"})
+    for name in required + sources:
         assert name in docs
 
 
@@ -604,3 +619,103 @@ def test_a_drill_target_brings_a_weekly_drill_schedule_and_an_alarm_on_its_silen
     assert config.drill_target_uri == "mongodb://drill:pw@scratch.example.net/"
     # The drill needs nothing the backup did not: the role's statements are the same.
     assert list(statements(stack)) == list(statements(without))
+
+
+# --- secrets kept out of the deployment --------------------------------------------------------
+
+
+def test_exactly_one_source_uri_and_at_most_one_drill_target_are_accepted() -> None:
+    parameter = FROM_PARAMETER["MongoUriParameterName"]
+    drill_parameter = {"DrillTargetUriParameterName": "/backupnimbus/prod/drill-uri"}
+
+    for accepted in ({}, FROM_SECRET, FROM_PARAMETER, {**FROM_SECRET, **drill_parameter}):
+        assert Rendered(accepted).rejected == [], accepted
+    (none,) = Rendered({"MongoUri": ""}).rejected
+    (two,) = Rendered({**FROM_SECRET, "MongoUriParameterName": parameter}).rejected
+    (plain_too,) = Rendered({"MongoUriSecretArn": SECRET}).rejected  # MongoUri is set as well
+    (drills,) = Rendered(
+        {**drill_parameter, "DrillTargetUri": "mongodb://drill:pw@scratch.example.net/"}
+    ).rejected
+    assert none == two == plain_too
+    assert "exactly one of MongoUriSecretArn, MongoUriParameterName and MongoUri" in none
+    assert "at most one of DrillTargetUriSecretArn" in drills
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mongo_uri", "drill_uri"),
+    [
+        ({**FROM_SECRET, "DrillTargetUriSecretArn": f"{SECRET}#drill"},
+         f"secretsmanager:{SECRET}#uri", f"secretsmanager:{SECRET}#drill"),
+        ({**FROM_PARAMETER, "DrillTargetUriParameterName": "/backupnimbus/prod/drill-uri"},
+         "ssm:/backupnimbus/prod/mongo-uri", "ssm:/backupnimbus/prod/drill-uri"),
+    ],
+)  # fmt: skip
+def test_with_references_no_uri_reaches_the_function_or_the_task_definition(
+    overrides: dict[str, str], mongo_uri: str, drill_uri: str
+) -> None:
+    fargate = {"ScheduledRunner": "fargate", "FargateSubnetIds": "subnet-0123456789abcdef0"}
+    stack = Rendered({**overrides, **fargate})
+    shown = json.dumps([stack.props("BackupFunction"), stack.props("TaskDefinition")])
+
+    assert lambda_environment(stack)["MONGO_URI"] == mongo_uri
+    assert lambda_environment(stack)["DRILL_TARGET_URI"] == drill_uri
+    assert task_environment(stack)["MONGO_URI"] == mongo_uri
+    assert "DrillSchedule" in stack.resources  # a drill target by reference turns drills on
+    # What lambda:GetFunctionConfiguration and ecs:DescribeTaskDefinition would show.
+    assert "mongodb://" not in shown
+    assert "mongodb+srv://" not in shown
+    for value in (REQUIRED["MongoUri"], "s3cret"):
+        assert value not in shown
+        assert base64.b64encode(value.encode()).decode() not in shown
+    plain = Rendered(fargate)  # the least safe form: only base64 stands between
+    assert (
+        lambda_environment(plain)["MONGO_URI"]
+        == base64.b64encode(REQUIRED["MongoUri"].encode()).decode()
+    )
+
+
+def test_the_roles_may_read_exactly_the_referenced_secrets_and_nothing_else() -> None:
+    drill = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:backupnimbus/drill-XyZ789"
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1111aaaa-22bb"
+    secrets = Rendered({**FROM_SECRET, "DrillTargetUriSecretArn": drill, "SecretsKmsKeyArn": key,
+                        "ScheduledRunner": "fargate",
+                        "FargateSubnetIds": "subnet-0123456789abcdef0"})  # fmt: skip
+    parameter = Rendered(FROM_PARAMETER)
+    plain = Rendered({"SecretsKmsKeyArn": key})
+
+    (read,) = granted(secrets, "secretsmanager:GetSecretValue")
+    assert read["Resource"] == [SECRET, drill]  # without '#uri': IAM knows no JSON keys
+    (get,) = granted(parameter, "ssm:GetParameter")
+    assert get["Resource"] == [
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/backupnimbus/prod/mongo-uri"
+    ]
+    assert granted(secrets, "ssm:GetParameter") == granted(parameter, "kms:Decrypt") == []
+    (decrypt,) = [s for s in granted(secrets, "kms:Decrypt") if s["Resource"] == key]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": [
+        "secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"]}}  # fmt: skip
+    for stack in (secrets, parameter, plain):
+        reads = [
+            (holder, s) for holder, s in statements(stack)
+            if any(a.split(":")[0] in {"secretsmanager", "ssm", "kms"}
+                   for a in as_list(s["Action"]))
+        ]  # fmt: skip
+        for holder, statement in reads:
+            assert holder == "BackupAccessPolicy"  # the execution role never sees a secret
+            assert as_list(statement["Action"]) in (
+                ["secretsmanager:GetSecretValue"],
+                ["ssm:GetParameter"],
+                ["kms:Decrypt"],
+            )
+            assert "*" not in "".join(as_list(statement["Resource"]))
+    assert not granted(plain, "secretsmanager:GetSecretValue") + granted(plain, "kms:Decrypt")
+
+
+def test_the_uris_are_noecho_and_the_references_are_not() -> None:
+    declared = cfn_yaml.load(str(TEMPLATE))["Parameters"]
+
+    assert declared["MongoUri"]["NoEcho"] is True
+    assert declared["DrillTargetUri"]["NoEcho"] is True
+    assert "least safe" in declared["MongoUri"]["Description"].lower()
+    for name in ("MongoUriSecretArn", "MongoUriParameterName", "DrillTargetUriSecretArn",
+                 "DrillTargetUriParameterName"):  # fmt: skip
+        assert "NoEcho" not in declared[name]  # names, not secrets: readable in the console

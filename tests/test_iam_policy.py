@@ -6,7 +6,8 @@ server that enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT: the first requests set u
 the users and their keys; every later one is checked). The CLI then runs with that user's keys:
 backup, a lost CreateMultipartUpload response, a failed manifest write, list, verify, restore,
 check and prune. Every call must be allowed; and every S3 action the policy grants must be one
-the code calls."""
+the code calls. A stack whose URIs are references reads them, as the template renders them, under
+the policy it renders for them."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ class Principal:
 class EnforcingMoto:
     endpoint: str
     admin: Any  # an S3 client that may do anything, for the test's own checks
+    admin_keys: Principal
     default: Principal  # the stack's policy with the default parameters
     retention: Principal  # ... with a retention rule set (RetentionKeepLast=1)
 
@@ -118,7 +120,7 @@ def moto_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnforcingMoto
         admin_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
                                 aws_access_key_id=admin.key_id,
                                 aws_secret_access_key=admin.secret)  # fmt: skip
-        yield EnforcingMoto(endpoint, admin_s3, default, retention)
+        yield EnforcingMoto(endpoint, admin_s3, admin, default, retention)
     finally:
         stop_process(process)
 
@@ -240,3 +242,69 @@ def test_every_s3_action_granted_is_one_the_code_calls_and_every_call_is_granted
 
     assert called - granted == set(), "the code calls what the policy does not grant"
     assert granted - called == set(), "the policy grants what the code never calls"
+
+
+def test_references_rendered_by_the_template_are_read_under_its_policy_and_the_backup_runs(
+    moto_iam: EnforcingMoto, secantus: Secantus, mongo_tools: Path, seeded: str, tmp_path: Path
+) -> None:
+    def admin(service: str) -> Any:
+        return boto3.client(service, endpoint_url=moto_iam.endpoint, region_name=REGION,
+                            aws_access_key_id=moto_iam.admin_keys.key_id,
+                            aws_secret_access_key=moto_iam.admin_keys.secret)  # fmt: skip
+
+    name = uuid.uuid4().hex[:8]
+    secret = admin("secretsmanager").create_secret(
+        Name=f"backupnimbus/{name}", SecretString=json.dumps({"uri": secantus.uri})
+    )["ARN"]
+    parameter = f"/backupnimbus/{name}/drill-uri"
+    admin("ssm").put_parameter(Name=parameter, Value=secantus.uri, Type="SecureString")
+    overrides = {"MongoUri": "", "MongoUriSecretArn": f"{secret}#uri",
+                 "DrillTargetUriParameterName": parameter}  # fmt: skip
+    stack = Rendered({"BucketName": BUCKET, "BackupPrefix": PREFIX, **overrides})
+    rendered = stack.props("BackupFunction")["Environment"]["Variables"]
+    document = backup_policy(overrides)
+    reads = {s["Sid"]: s for s in document["Statement"]
+             if as_list(s["Action"])[0].split(":")[0] in {"secretsmanager", "ssm"}}  # fmt: skip
+    assert reads["ReadOnlyTheReferencedSecrets"]["Resource"] == [secret]
+    assert reads["ReadOnlyTheReferencedParameters"]["Resource"] == [
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter{parameter}"  # the rendering's region
+    ]
+    # moto checks the action of a Secrets Manager or SSM request but asks for resource '*', which
+    # no exact ARN matches; so here those two statements name '*'. Their exact resources are
+    # asserted above and in tests/test_deploy_template.py.
+    for statement in reads.values():
+        statement["Resource"] = "*"
+    iam = admin("iam")
+    iam.create_user(UserName=f"backup-{name}")
+    arn = iam.create_policy(PolicyName=f"backup-{name}", PolicyDocument=json.dumps(document))
+    iam.attach_user_policy(UserName=f"backup-{name}", PolicyArn=arn["Policy"]["Arn"])
+    key = iam.create_access_key(UserName=f"backup-{name}")["AccessKey"]
+    who = Principal(key["AccessKeyId"], key["SecretAccessKey"])
+    env = {
+        **env_for(moto_iam, who, moto_iam.endpoint, secantus, mongo_tools, seeded, tmp_path),
+        "MONGO_URI": rendered["MONGO_URI"],
+        "DRILL_TARGET_URI": rendered["DRILL_TARGET_URI"],
+        "AWS_ENDPOINT_URL_SECRETSMANAGER": moto_iam.endpoint,
+        "AWS_ENDPOINT_URL_SSM": moto_iam.endpoint,
+    }
+    assert env["MONGO_URI"] == f"secretsmanager:{secret}#uri"
+    assert env["DRILL_TARGET_URI"] == f"ssm:{parameter}"
+
+    backed_up = run_cli(["run", "--json"], env)
+    drilled = run_cli(["drill", "--json"], {**env, "DRILL_ALLOW_SOURCE": "true"})
+    without_grant = run_cli(["run", "--json"], {
+        **env, "AWS_ACCESS_KEY_ID": b64(moto_iam.default.key_id),
+        "AWS_SECRET_ACCESS_KEY": b64(moto_iam.default.secret),
+    })  # fmt: skip
+
+    ok(backed_up, "backup with the URI from Secrets Manager")
+    ok(drilled, "drill with the target URI from SSM")
+    listed = moto_iam.admin.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}{env['BACKUP_NAME']}/")
+    assert len(listed.get("Contents", [])) == 2  # the archive and its manifest
+    # The stack's policy without reads is refused by IAM here: the grant above is what let it in.
+    assert without_grant.returncode == 2, without_grant.stderr[-2000:]
+    (problems,) = (json.loads(without_grant.stdout)["error"]["details"]["problems"],)
+    assert [p.split(":")[0] for p in problems] == ["MONGO_URI", "DRILL_TARGET_URI"]
+    assert all("could not be read: 403" in p for p in problems)  # moto's refusal has no code
+    for done in (backed_up, drilled, without_grant):
+        assert secantus.uri not in done.stdout + done.stderr
