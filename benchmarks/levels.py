@@ -32,29 +32,41 @@ import sys
 stdin = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
 stdout = getattr(sys.stdout.buffer, "raw", sys.stdout.buffer)
 """
-_ISAL = _IO + """
+_ISAL = (
+    _IO
+    + """
 from isal import igzip_threaded
 level, threads = int(sys.argv[1]), int(sys.argv[2])
 with igzip_threaded.open(stdout, "wb", compresslevel=level, threads=threads) as out:
     while chunk := stdin.read(1 << 20):
         out.write(chunk)
 """
-_ZSTD = _IO + """
+)
+_ZSTD = (
+    _IO
+    + """
 import zstandard
 level, threads = int(sys.argv[1]), int(sys.argv[2])
 compressor = zstandard.ZstdCompressor(level=level, threads=threads)
 compressor.copy_stream(stdin, stdout, read_size=1 << 20, write_size=1 << 20)
 """
-_ISAL_DECOMPRESS = _IO + """
+)
+_ISAL_DECOMPRESS = (
+    _IO
+    + """
 from isal import igzip_threaded
 with igzip_threaded.open(stdin, "rb", threads=1) as source:
     while chunk := source.read(1 << 20):
         stdout.write(chunk)
 """
-_ZSTD_DECOMPRESS = _IO + """
+)
+_ZSTD_DECOMPRESS = (
+    _IO
+    + """
 import zstandard
 zstandard.ZstdDecompressor().copy_stream(stdin, stdout, read_size=1 << 20, write_size=1 << 20)
 """
+)
 
 
 @dataclass

@@ -36,7 +36,12 @@ REVISION = 1
 
 _START_S = 1_735_689_600  # 2025-01-01T00:00:00Z
 
-FIRST_NAMES = (
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST_NAMES = _split(
     "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara "
     "Richard Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy "
     "Matthew Betty Anthony Sandra Mark Margaret Donald Ashley Steven Kimberly Paul Emily Andrew "
@@ -54,8 +59,8 @@ FIRST_NAMES = (
     "Brittany Randy Charlotte Vincent Marie Mason Kayla Roy Alexis Ralph Lori Bobby Alyssa "
     "Lukas Mia Jonas Lea Felix Hanna Leon Lena Paul Clara Elias Ida Louis Chloe Hugo Ines Mateo "
     "Lucia Pablo Sofia Giulia Marco Francesca Luca Aurora Matteo Ginevra Piotr Zofia Jakub Maja"
-).split()
-LAST_NAMES = (
+)
+LAST_NAMES = _split(
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
     "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris "
     "Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill "
@@ -74,7 +79,7 @@ LAST_NAMES = (
     "Klein Wolf Schroeder Neumann Schwarz Zimmermann Braun Kruger Hofmann Hartmann Lange Werner "
     "Dubois Durand Leroy Moreau Simon Laurent Lefebvre Michel Rossi Russo Ferrari Esposito "
     "Bianchi Romano Colombo Ricci Marino Greco Nowak Kowalski Wisniewski Wojcik Kowalczyk"
-).split()
+)
 MAIL_DOMAINS = (
     ("gmail.com", 40), ("outlook.com", 12), ("yahoo.com", 10), ("hotmail.com", 8),
     ("icloud.com", 7), ("gmx.de", 5), ("web.de", 4), ("proton.me", 3), ("orange.fr", 3),
@@ -93,27 +98,74 @@ CITIES = (
     ("Seattle", "US", "98"), ("Toronto", "CA", "M5"),
 )  # fmt: skip
 STREETS = (
-    "Main Street", "Oak Avenue", "Park Road", "High Street", "Station Road", "Church Lane",
-    "Mill Road", "Hauptstrasse", "Bahnhofstrasse", "Gartenweg", "Schulstrasse", "Rue de la Paix",
-    "Rue Victor Hugo", "Avenue Jean Jaures", "Calle Mayor", "Gran Via", "Via Roma",
-    "Corso Italia", "Ulica Polna", "Kings Road", "Queen Street", "Elm Street", "Maple Drive",
-    "Cedar Lane", "Lake View", "Hillside Road", "Riverside Drive",
+    "Main Street",
+    "Oak Avenue",
+    "Park Road",
+    "High Street",
+    "Station Road",
+    "Church Lane",
+    "Mill Road",
+    "Hauptstrasse",
+    "Bahnhofstrasse",
+    "Gartenweg",
+    "Schulstrasse",
+    "Rue de la Paix",
+    "Rue Victor Hugo",
+    "Avenue Jean Jaures",
+    "Calle Mayor",
+    "Gran Via",
+    "Via Roma",
+    "Corso Italia",
+    "Ulica Polna",
+    "Kings Road",
+    "Queen Street",
+    "Elm Street",
+    "Maple Drive",
+    "Cedar Lane",
+    "Lake View",
+    "Hillside Road",
+    "Riverside Drive",
 )
-ADJECTIVES = (
+ADJECTIVES = _split(
     "Classic Premium Organic Compact Wireless Ergonomic Vintage Modern Rustic Deluxe Portable "
     "Lightweight Heavy-Duty Eco Slim Smart Handmade Waterproof Foldable Insulated"
-).split()
-MATERIALS = "Cotton Leather Steel Bamboo Oak Wool Linen Ceramic Glass Aluminium Silk Rubber".split()
-NOUNS = (
-    "T-Shirt", "Backpack", "Water Bottle", "Desk Lamp", "Headphones", "Notebook", "Mug", "Chair",
-    "Jacket", "Sneakers", "Watch", "Wallet", "Blanket", "Cutting Board", "Phone Case",
-    "Keyboard", "Mouse Pad", "Scarf", "Umbrella", "Sunglasses", "Travel Bag", "Candle",
-    "Plant Pot", "Teapot", "Frying Pan", "Yoga Mat", "Bike Light", "Hoodie", "Socks",
 )
-CATEGORIES = (
+MATERIALS = _split("Cotton Leather Steel Bamboo Oak Wool Linen Ceramic Glass Aluminium Silk Rubber")
+NOUNS = (
+    "T-Shirt",
+    "Backpack",
+    "Water Bottle",
+    "Desk Lamp",
+    "Headphones",
+    "Notebook",
+    "Mug",
+    "Chair",
+    "Jacket",
+    "Sneakers",
+    "Watch",
+    "Wallet",
+    "Blanket",
+    "Cutting Board",
+    "Phone Case",
+    "Keyboard",
+    "Mouse Pad",
+    "Scarf",
+    "Umbrella",
+    "Sunglasses",
+    "Travel Bag",
+    "Candle",
+    "Plant Pot",
+    "Teapot",
+    "Frying Pan",
+    "Yoga Mat",
+    "Bike Light",
+    "Hoodie",
+    "Socks",
+)
+CATEGORIES = _split(
     "apparel accessories home kitchen electronics office outdoor sports beauty garden toys books"
-).split()
-COLOURS = "black white grey navy red green blue beige brown pink yellow olive".split()
+)
+COLOURS = _split("black white grey navy red green blue beige brown pink yellow olive")
 SIZES = ("XS", "S", "M", "L", "XL", "XXL", "one-size")
 ORDER_STATUSES = (
     ("delivered", 55), ("shipped", 14), ("paid", 9), ("pending", 6), ("cancelled", 5),
@@ -153,14 +205,14 @@ USER_AGENTS = (
     ("ExampleShop/5.12.1 (iOS 17.5; iPhone15,2)", 4),
     ("ExampleShop/5.11.0 (Android 14; SM-S918B)", 2),
 )  # fmt: skip
-WORDS = (
+WORDS = _split(
     "the a and to of for with is on it this that please thanks you we your our my in at by "
     "delivery package door leave neighbour ring bell before after morning afternoon evening "
     "gift wrap note birthday present size colour fits great quality fast shipping box damaged "
     "replace return exchange refund item order again call when arrive floor apartment building "
     "back side entrance code reception office hours weekend only monday friday soft comfortable "
     "perfect recommend love nice good small large bigger smaller price value described expected"
-).split()
+)
 LANGUAGES = (("en", 40), ("de", 20), ("fr", 12), ("es", 8), ("it", 7), ("pl", 5), ("nl", 4),
              ("sv", 2), ("pt", 2))  # fmt: skip
 TIERS = (("none", 50), ("bronze", 25), ("silver", 15), ("gold", 8), ("platinum", 2))
@@ -359,7 +411,8 @@ class Shop:
             "capturedAt": DatetimeMS(at + rng.randrange(5000, 90000)),
         }
         if method == "card":
-            payment["card"] = {"brand": rng.choice(CARD_BRANDS), "last4": f"{rng.randrange(10**4):04d}"}
+            last4 = f"{rng.randrange(10**4):04d}"
+            payment["card"] = {"brand": rng.choice(CARD_BRANDS), "last4": last4}
         document: dict[str, Any] = {
             "_id": self.object_id(),
             "orderNumber": f"ORD-2025-{n + 100000:07d}",

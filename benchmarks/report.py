@@ -50,6 +50,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
         "importtime": comparison.importtime,
         "breakdown": comparison.breakdown,
         "server_cpu_s": comparison.server_cpu,
+        "stored_bytes": {side: _stats(v) for side, v in comparison.stored.items()},
     }
 
 
@@ -119,6 +120,7 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
     for s in scenarios:
         lines.append(_summary_row(s))
     lines += ["", _legend(), ""]
+    lines += _capacity(scenarios)
     if plot_name:
         lines += [f"![throughput, memory and cold start per scenario]({plot_name})", ""]
     lines += ["## Scenarios in detail", ""]
@@ -145,13 +147,14 @@ def _summary_row(s: dict[str, Any]) -> str:
         for name, v in s["extra_ratios"].items()
     )
     return (
-        f"| ({s['id']}) | {s['title']} | {s['target']} | {_side_cell(s['ours'], s)} | "
-        f"{_side_cell(s['baseline'], s)} | {ratio['name']}: **{_num(ratio['median'])}** "
+        f"| ({s['id']}) | {s['title']} | {s['target']} | {_side_cell(s, 'ours')} | "
+        f"{_side_cell(s, 'baseline')} | {ratio['name']}: **{_num(ratio['median'])}** "
         f"({_num(ratio['min'])}\u2013{_num(ratio['max'])}){extra} | {met} |"
     )
 
 
-def _side_cell(side: dict[str, Any], s: dict[str, Any]) -> str:
+def _side_cell(s: dict[str, Any], name: str) -> str:
+    side = s[name]
     if not side:
         return "\u2013"
     parts = [f"{_num(side['wall_s']['median'])} s"]
@@ -160,7 +163,41 @@ def _side_cell(side: dict[str, Any], s: dict[str, Any]) -> str:
         parts.append(f"{t['median']:.0f} MB/s ({t['min']:.0f}\u2013{t['max']:.0f})")
         parts.append(f"{side['cpu_s_per_gb']['median']:.2f} CPU s/GB")
     parts.append(f"RSS {side['peak_rss_mb']['median']:.0f} MB")
+    stored = s.get("stored_bytes", {}).get(name)
+    if stored and stored["median"] is not None:
+        parts.append(f"stored {stored['median'] / MB:.1f} MB")
     return "<br>".join(parts)
+
+
+LAMBDA_SECONDS = 15 * 60
+
+
+def _capacity(scenarios: list[dict[str, Any]]) -> list[str]:
+    """How big a dump fits one 15-minute Lambda run, per compressed-backup setting."""
+    rows = [
+        s for s in scenarios
+        if s["id"].startswith("h-") and s["status"] == "ok" and "throughput_mb_s" in s["ours"]
+        and not s["id"].startswith("h-restore")
+    ]  # fmt: skip
+    if not rows:
+        return []
+    lines = [
+        "### Capacity of a 15-minute Lambda",
+        "",
+        "The largest uncompressed dump that one 15-minute run gets through at the throughput "
+        "measured here (median MB/s x 900 s), for each compressed-backup setting; the Lambda's "
+        "own CPU share and the network to S3 decide the real figure.",
+        "",
+        "| scenario | BackupNimbus | baseline |",
+        "|---|---|---|",
+    ]
+    for s in rows:
+        cells = []
+        for side in ("ours", "baseline"):
+            speed = s[side]["throughput_mb_s"]["median"]
+            cells.append(f"{speed:.0f} MB/s: **{speed * LAMBDA_SECONDS / 1000:.0f} GB**")
+        lines.append(f"| ({s['id']}) {s['title']} | {cells[0]} | {cells[1]} |")
+    return [*lines, ""]
 
 
 def _legend() -> str:
@@ -344,8 +381,12 @@ def _short(s: dict[str, Any]) -> str:
         "b-pipe": "local store, proposed 1 MiB pipe",
         "e": "verify vs sha256sum", "f": "restore --dry-run", "f2": "full restore",
         "g": "real mongodump", "d": "handler + container vs import boto3",
+        "h-local": "gzip backup, local store", "h-s3": "gzip backup, S3",
+        "h-local-zstd": "zstd backup, local store", "h-s3-zstd": "zstd backup, S3",
+        "h-restore": "restore gzip backup --dry-run", "h-restore-zstd": "restore zstd --dry-run",
+        "h-real": "real mongodump, gzip",
         "d2": "+ S3 client vs + boto3.client",
     }  # fmt: skip
-    ident = s["id"].split("-")[0]
+    ident = s["id"] if s["id"].startswith("h-") else s["id"].split("-")[0]
     size = f", {human(s['stream_bytes'])}" if s.get("stream_bytes") else ""
     return f"({ident}) {names.get(s['id'], s['id'])}{size}"

@@ -1,11 +1,12 @@
 """`make bench`: runs every scenario and writes results.json, docs/benchmarks.md and the plot.
 
-    python -m benchmarks.run [--sizes 256M,2G] [--repeat 3] [--only a,b,c,d,e,f,g] [--no-sweep]
+    python -m benchmarks.run [--sizes 256M,2G] [--repeat 3] [--only a,b,c,d,e,f,g,h] [--no-sweep]
     python -m benchmarks.run --render   # the doc and plot again from results.json
 
 Needs: the project venv (this interpreter, with moto, SecantusDB and matplotlib), awscli in its
 own venv (--aws, default: the one `make bench` installs), and the MongoDB tools (MONGO_TOOLS_BIN
-or scripts/build-mongo-tools). Archives are generated once into the cache
+or scripts/build-mongo-tools), and for (h) the machine's `go`, which builds the baseline
+compressor (benchmarks/gogzip). Archives are generated once into the cache
 (BACKUPNIMBUS_BENCH_CACHE, default ~/.cache/backupnimbus/bench), never in the repository.
 """
 
@@ -28,15 +29,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import archive_gen, report, scenarios, servers, sweep
+from benchmarks import archive_gen, compression, gobaseline, report, scenarios, servers, sweep
 from benchmarks.scenarios import Comparison, Rig
 
 REPO = Path(__file__).resolve().parents[1]
-ALL = ("a", "b", "c", "d", "e", "f", "g")
+ALL = ("a", "b", "c", "d", "e", "f", "g", "h")
 TUNED = (3, 8, "CRC32")
 """S3 settings proposed for the core: concurrency, part MiB, ChecksumAlgorithm; see (a-tuned)."""
 ORDER = ("a-small", "a-large", "a-tuned", "a-gz", "b", "b-pipe", "c", "d", "d2", "e", "f", "f2",
-         "g")  # fmt: skip
+         "g", "h-local", "h-local-zstd", "h-s3", "h-s3-zstd", "h-restore", "h-restore-zstd",
+         "h-real")  # fmt: skip
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         moto = stack.enter_context(servers.moto_server(venv_bin, work / "moto.log"))
         endpoint = moto.endpoint
         secantus_uri = None
-        if only & {"f", "g"}:
+        if only & {"f", "g", "h"}:
             secantus_uri = stack.enter_context(
                 servers.secantus_server(venv_bin, work / "secantus", work / "secantus.log")
             )
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 results.append(scenarios.not_run("f", "Restore", "command not available"))
+        if "h" in only:
+            results += timed("(h) compressed backup", lambda: compressed(rig, args, cache))
         if not args.no_sweep:
             sweep_rows = timed("tuning sweep", lambda: sweep.run(rig, small, repeat=args.repeat))
         versions = machine(rig)
@@ -161,6 +165,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def compressed(rig: Rig, args: argparse.Namespace, cache: Path) -> list[Comparison]:
+    """Scenario (h): BackupNimbus compressing against mongodump's gzip, on realistic data."""
+    size = parse_size(args.compressed_size)
+    realistic = timed(
+        "generate realistic",
+        lambda: archive_gen.ensure_archive(size, cache=cache, kind="realistic"),
+    )
+    gogzip = timed("build gogzip", lambda: gobaseline.ensure_gogzip(cache))
+    if not compression.supported(rig):
+        reason = "this backupnimbus does not compress by itself (`run` has no --compression)"
+        return [scenarios.not_run("h-local", "Compressed backup", reason)]
+    rows = []
+    for store in ("local", "s3"):
+        for setting in ("gzip", "zstd"):
+            rows.append(
+                timed(
+                    f"(h-{store}) {setting}",
+                    functools.partial(
+                        compression.backup, rig, realistic, gogzip, store=store,
+                        compression=setting,
+                    ),
+                )
+            )  # fmt: skip
+    for setting in ("gzip", "zstd"):
+        rows.append(
+            timed(
+                f"(h-restore) {setting}",
+                functools.partial(compression.restore, rig, realistic, gogzip, compression=setting),
+            )
+        )
+    real = archive_gen.ensure_archive(
+        parse_size(args.h_real_size), cache=cache, kind="realistic", seed=11
+    )
+    timed("load SecantusDB (realistic)", lambda: load_secantus(rig, real, only_this=True))
+    rows.append(timed("(h-real)", lambda: compression.real(rig)))
+    return rows
+
+
 def write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
     report.write_results(Path(args.results), document)
     plot = Path(args.plot)
@@ -185,6 +227,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-size", default="256M", help="data loaded for (g)")
     parser.add_argument("--restore-large", action="store_true", help="(f) on the large archive")
     parser.add_argument("--restore-size", default="64M", help="archive (f2) fully restores")
+    parser.add_argument("--compressed-size", default="256M", help="realistic archive for (h)")
+    parser.add_argument("--h-real-size", default="64M", help="realistic data loaded for (h-real)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the S3 settings sweep")
     parser.add_argument(
         "--render", action="store_true",
@@ -248,8 +292,19 @@ def commands_available(rig: Rig) -> dict[str, bool]:
     return found
 
 
-def load_secantus(rig: Rig, archive: archive_gen.GeneratedArchive) -> None:
+def load_secantus(
+    rig: Rig, archive: archive_gen.GeneratedArchive, *, only_this: bool = False
+) -> None:
+    """Restores `archive` into SecantusDB; with `only_this`, drops every other database first,
+    so that a dump of the whole server dumps exactly this data."""
     assert rig.secantus_uri is not None
+    if only_this:
+        from pymongo import MongoClient
+
+        with MongoClient(rig.secantus_uri) as client:
+            for name in client.list_database_names():
+                if name not in ("admin", "config", "local"):
+                    client.drop_database(name)
     subprocess.run(
         [str(rig.tools / "mongorestore"), f"--uri={rig.secantus_uri}", "--drop",
          f"--archive={archive.path}", "--quiet"],

@@ -46,6 +46,8 @@ class Comparison:
     importtime: dict[str, Any] = field(default_factory=dict)
     breakdown: list[dict[str, Any]] = field(default_factory=list)
     """Steps of the same work measured apart, to show where the time goes."""
+    stored: dict[str, list[int]] = field(default_factory=dict)
+    """Bytes each side stored, run by run, where the scenario compresses."""
 
 
 @dataclass
@@ -143,8 +145,13 @@ def paired(
     between: Callable[[], None] | None = None,
     repeat: int | None = None,
     track_server: bool = True,
+    stdouts: dict[str, list[str]] | None = None,
 ) -> None:
-    """Runs both sides `repeat` times, alternating which goes first."""
+    """Runs both sides `repeat` times, alternating which goes first.
+
+    `between` runs after each pair; `stdouts`, if given, collects each side's output run by run
+    (before `between` runs, so it can read the pair's output).
+    """
     for i in range(repeat or rig.repeat):
         sides = [("ours", ours), ("baseline", baseline)]
         if i % 2:
@@ -152,8 +159,10 @@ def paired(
         for side, make in sides:
             argv, env = make(i)
             server_before = rig.server_cpu() if rig.server_cpu and track_server else 0.0
-            sample, _ = measure(argv, env=env, cwd=rig.work)
+            sample, stdout = measure(argv, env=env, cwd=rig.work)
             getattr(comparison, side).append(sample)
+            if stdouts is not None:
+                stdouts.setdefault(side, []).append(stdout)
             server = ""
             if rig.server_cpu and track_server:
                 used = rig.server_cpu() - server_before
