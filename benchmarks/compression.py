@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,10 +32,23 @@ SUFFIXES = {"gzip": ".archive.gz", "zstd": ".archive.zst", "none": ".archive"}
 MAGICS = {"gzip": b"\x1f\x8b", "zstd": b"\x28\xb5\x2f\xfd", "none": b"\x6d\xe2\x99\x81"}
 
 
-def supported(rig: Rig) -> bool:
-    """Whether this BackupNimbus compresses by itself (its run command offers --compression)."""
-    completed = subprocess.run([rig.backupnimbus, "run", "--help"], capture_output=True, text=True)
-    return completed.returncode == 0 and "--compression" in completed.stdout
+def supported(backupnimbus: str, env: Mapping[str, str]) -> bool:
+    """Whether this BackupNimbus compresses by itself: it knows BACKUP_COMPRESSION, so a value
+    it cannot take is a configuration error (exit 2), where an older one ignores the variable.
+
+    `env` is the environment the scenarios run it with (no PYTHONPATH: the installed package).
+    """
+    with tempfile.TemporaryDirectory(prefix="probe-") as empty:
+        probe = {
+            **env,
+            "LOCAL_BACKUP_DIR": empty,
+            "MONGO_URI": b64("mongodb://127.0.0.1:1/"),
+            "BACKUP_COMPRESSION": "not-a-setting",
+        }
+        completed = subprocess.run(
+            [backupnimbus, "list", "--json"], env=probe, capture_output=True, text=True
+        )
+    return completed.returncode == 2 and "BACKUP_COMPRESSION" in completed.stdout + completed.stderr
 
 
 def backup(

@@ -173,8 +173,8 @@ def compressed(rig: Rig, args: argparse.Namespace, cache: Path) -> list[Comparis
         lambda: archive_gen.ensure_archive(size, cache=cache, kind="realistic"),
     )
     gogzip = timed("build gogzip", lambda: gobaseline.ensure_gogzip(cache))
-    if not compression.supported(rig):
-        reason = "this backupnimbus does not compress by itself (`run` has no --compression)"
+    if not compression.supported(rig.backupnimbus, rig.ours_env(None, s3=False)):
+        reason = "this backupnimbus does not compress by itself (it ignores BACKUP_COMPRESSION)"
         return [scenarios.not_run("h-local", "Compressed backup", reason)]
     rows = []
     for store in ("local", "s3"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
@@ -76,8 +77,6 @@ class Rig:
         return str(self.venv_bin / "python")
 
     def base_env(self) -> dict[str, str]:
-        import os
-
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
@@ -105,6 +104,9 @@ class Rig:
             "MONGORESTORE_PATH": str(self.tools / "mongorestore"),
             "LOCAL_BACKUP_DIR": str(self.work / "local-ours"),
         }
+        if "PYTHONPATH" in os.environ:
+            # A work tree measured with a shared venv: the console script must run its code.
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         if archive is not None:
             env["BENCH_REPLAY_ARCHIVE"] = str(archive.path)
         if s3:
