@@ -226,7 +226,7 @@ class FastRandom(random.Random):
     does not matter to test data.
     """
 
-    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:  # type: ignore[override]
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
         if stop is None:
             return int(self.random() * start)
         return start + int(self.random() * (stop - start))
@@ -234,7 +234,7 @@ class FastRandom(random.Random):
     def randint(self, a: int, b: int) -> int:
         return a + int(self.random() * (b - a + 1))
 
-    def choice(self, seq: Sequence[Any]) -> Any:
+    def choice(self, seq: Any) -> Any:
         return seq[int(self.random() * len(seq))]
 
 

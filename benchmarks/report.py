@@ -50,7 +50,9 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
         "importtime": comparison.importtime,
         "breakdown": comparison.breakdown,
         "server_cpu_s": comparison.server_cpu,
-        "stored_bytes": {side: _stats(v) for side, v in comparison.stored.items()},
+        "stored_bytes": {
+            side: _stats([float(n) for n in v]) for side, v in comparison.stored.items()
+        },
     }
 
 
@@ -383,7 +385,9 @@ def _short(s: dict[str, Any]) -> str:
         "g": "real mongodump", "d": "handler + container vs import boto3",
         "h-local": "gzip backup, local store", "h-s3": "gzip backup, S3",
         "h-local-zstd": "zstd backup, local store", "h-s3-zstd": "zstd backup, S3",
-        "h-restore": "restore gzip backup --dry-run", "h-restore-zstd": "restore zstd --dry-run",
+        "h-restore": "restore gzip --dry-run vs literal",
+        "h-restore-whole": "restore gzip --dry-run vs whole gunzip",
+        "h-restore-zstd-whole": "restore zstd --dry-run vs whole gunzip",
         "h-real": "real mongodump, gzip",
         "d2": "+ S3 client vs + boto3.client",
     }  # fmt: skip

@@ -37,8 +37,8 @@ ALL = ("a", "b", "c", "d", "e", "f", "g", "h")
 TUNED = (3, 8, "CRC32")
 """S3 settings proposed for the core: concurrency, part MiB, ChecksumAlgorithm; see (a-tuned)."""
 ORDER = ("a-small", "a-large", "a-tuned", "a-gz", "b", "b-pipe", "c", "d", "d2", "e", "f", "f2",
-         "g", "h-local", "h-local-zstd", "h-s3", "h-s3-zstd", "h-restore", "h-restore-zstd",
-         "h-real")  # fmt: skip
+         "g", "h-local", "h-local-zstd", "h-s3", "h-s3-zstd", "h-restore", "h-restore-whole",
+         "h-restore-zstd-whole", "h-real")  # fmt: skip
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -189,7 +189,7 @@ def compressed(rig: Rig, args: argparse.Namespace, cache: Path) -> list[Comparis
                 )
             )  # fmt: skip
     for setting in ("gzip", "zstd"):
-        rows.append(
+        rows.extend(
             timed(
                 f"(h-restore) {setting}",
                 functools.partial(compression.restore, rig, realistic, gogzip, compression=setting),
@@ -301,7 +301,7 @@ def load_secantus(
     if only_this:
         from pymongo import MongoClient
 
-        with MongoClient(rig.secantus_uri) as client:
+        with MongoClient[dict[str, Any]](rig.secantus_uri) as client:
             for name in client.list_database_names():
                 if name not in ("admin", "config", "local"):
                     client.drop_database(name)

@@ -116,6 +116,8 @@ class Rig:
                 "AWS_SECRET_ACCESS_KEY": b64("testing"),
                 "AWS_ENDPOINT_URL_S3": self.endpoint,
             }
+        else:
+            env["STORAGE_BACKEND"] = "local"  # the store is always chosen explicitly
         return env
 
     def aws_cp(self, source: str, target: str) -> str:
