@@ -91,7 +91,13 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         f"Run started {document['started_at']}, took {document['duration_s'] / 60:.1f} min, "
         f"each scenario {document['repeat']} times (both sides in the same run, alternating "
         "which goes first). Medians, with the spread as min\u2013max; ratios are taken pair by "
-        "pair (ours and the baseline of the same iteration), then their median.",
+        "pair (ours and the baseline of the same iteration), then their median."
+        + (
+            f" Some scenarios were rerun alone on {document['merged_at']} (`--merge`); each "
+            "scenario's section names the run it comes from."
+            if document.get("merged_at")
+            else ""
+        ),
         "",
         "## How to run it",
         "",
@@ -105,7 +111,12 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         "- After editing the hand-written analysis (`benchmarks/analysis.md`): "
         "`.venv/bin/python -m benchmarks.run --render` rewrites this file and the plot from "
         "results.json without running anything.",
+        "- Only some scenarios, keeping the others' recorded results: "
+        "`BENCH_ARGS='--only h --merge'`.",
+        "- The compression level comparison behind the gzip default (no S3, no BackupNimbus): "
+        "`.venv/bin/python -m benchmarks.levels --size 256M`.",
         "",
+        *_data_section(),
         "## Machine",
         "",
         *[f"- {name}: {value}" for name, value in machine.items()],
@@ -135,6 +146,50 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _data_section() -> list[str]:
+    """What the archives are made of (benchmarks/archive_gen.py and benchmarks/realistic.py)."""
+    return [
+        "## The data",
+        "",
+        "Every archive is a valid mongodump archive, generated once and cached (the real "
+        "format: magic, header, prelude with Extended JSON metadata, interleaved namespace "
+        "segments, EOF blocks with each collection's CRC-64/XZ; mongorestore restores it and "
+        "`backupnimbus verify --file` checks every CRC). Two kinds:",
+        "",
+        "- **mixed** (scenarios a\u2013g): documents part random bytes, part text. They only "
+        "move bytes, so what the bytes are matters little.",
+        "- **realistic** (scenario h, and `benchmarks.levels`): documents shaped like a shop's "
+        "collections, because a compressor's speed and ratio depend on what it reads, and "
+        "random bytes make every compressor look alike. By bytes, about 58% `orders`, 25% "
+        "`events`, 12% `customers`, 5% `products`, plus an empty `audit` collection:",
+        "  - *orders*: an order number, a customer reference and copy (name, e-mail), a status "
+        "and channel from weighted vocabularies, dates, 1\u20136 line items copied from a "
+        "catalogue of 1,500 products (SKU, name, quantity, price, options), totals with a "
+        "currency, a shipping address, a payment sub-document (method, transaction id, card "
+        "brand and last four digits), a shipment with carrier and tracking number when shipped, "
+        "sometimes tags, a note or a gift message in words drawn from a small vocabulary;",
+        "  - *customers*: first and last names from about 230 of each, e-mail addresses built "
+        "from them in four common styles over weighted mail domains, a phone number, a birth "
+        "date, an address (30 cities, their postcodes and countries), loyalty and preference "
+        "sub-documents, a tag array, a 32-byte password hash, and for 6% a 400\u20131,600-byte "
+        "thumbnail (random: as incompressible as a JPEG);",
+        "  - *events*: a clickstream: event type, timestamp, user id, a UUID session id "
+        "(binary subtype 4), a path, referrer and user agent from weighted lists, an IP "
+        "address, a duration, and per type a small properties document;",
+        "  - *products*: the catalogue, with descriptions, stock, attributes, ratings and a "
+        "600\u20131,800-byte random thumbnail.",
+        "",
+        "  ObjectIds are made like a driver's (a timestamp that creeps forward, a fixed machine "
+        "part, a counter); dates move a few seconds per document. Customers and products are "
+        "drawn from pools with Zipf-like frequencies (a few common values, a long tail), as real "
+        "orders repeat the same customers and products. Random binary is about 5% of the bytes. "
+        "Go's gzip at its default level (mongodump --gzip) compresses a 256 MiB archive about "
+        "4.1:1, zstd level 3 about 4.4:1. Generation runs at about 20 MB/s of one core (about "
+        "15 s for 256 MiB), once per size and seed.",
+        "",
+    ]
 
 
 def _summary_row(s: dict[str, Any]) -> str:
@@ -223,6 +278,14 @@ def _details(s: dict[str, Any]) -> list[str]:
     ]
     if s["stream_bytes"]:
         lines.append(f"- stream: {s['stream_bytes']:,} bytes")
+    if s.get("run_started_at"):
+        lines.append(f"- from the run started {s['run_started_at']}")
+    stored = s.get("stored_bytes") or {}
+    if stored.get("ours") and stored.get("baseline"):
+        lines.append(
+            f"- stored bytes per run: {ours_label} {_ints(stored['ours']['values'])}, "
+            f"{base_label} {_ints(stored['baseline']['values'])}"
+        )
     lines += ["", "| run | " + " | ".join(_run_headers(ours_label, base_label)) + " |"]
     lines.append("|---" * 8 + "|")
     for i, (o, b) in enumerate(zip(s["samples"]["ours"], s["samples"]["baseline"], strict=True)):
@@ -311,6 +374,10 @@ def _sweep_table(sweep: list[dict[str, Any]]) -> list[str]:
             f"{row['peak_rss_mb']:.0f} |"
         )
     return [*lines, ""]
+
+
+def _ints(values: list[float]) -> str:
+    return ", ".join(f"{int(v):,}" for v in values)
 
 
 def _num(value: float | None) -> str:

@@ -62,10 +62,17 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"bench: {needed} is missing; `make bench` installs it")
 
     log(f"archives: {small_size:,} and {large_size:,} bytes, cached in {cache}")
-    small = timed("generate small", lambda: archive_gen.ensure_archive(small_size, cache=cache))
-    large = timed("generate large", lambda: archive_gen.ensure_archive(large_size, cache=cache))
+
+    @functools.cache
+    def mixed(size: int) -> archive_gen.GeneratedArchive:
+        """A mixed-kind archive, generated (or taken from the cache) when first needed."""
+        made: archive_gen.GeneratedArchive = timed(
+            f"generate {size:,}", lambda: archive_gen.ensure_archive(size, cache=cache)
+        )
+        return made
+
     if "a" in only:
-        timed("gzip small", lambda: archive_gen.ensure_gzipped(small))
+        timed("gzip small", lambda: archive_gen.ensure_gzipped(mixed(small_size)))
     results: list[Comparison] = []
     sweep_rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
@@ -87,28 +94,39 @@ def main(argv: list[str] | None = None) -> int:
             results += timed("(d) cold start", lambda: scenarios.cold_start(rig, repeat=10))
         uploads: dict[str, Comparison] = {}
         if only & {"a", "c"}:
-            for label, archive in (("a-small", small), ("a-large", large)):
+            for label, archive in (
+                ("a-small", mixed(small_size)),
+                ("a-large", mixed(large_size)),
+            ):
                 upload = functools.partial(scenarios.upload, rig, archive, compress=False)
                 uploads[label] = timed(f"({label})", functools.partial(upload, label=label))
             results += uploads.values()
-            tuned = functools.partial(scenarios.upload, rig, large, compress=False, tuned=TUNED)
+            tuned = functools.partial(
+                scenarios.upload, rig, mixed(large_size), compress=False, tuned=TUNED
+            )
             results.append(timed("(a-tuned)", functools.partial(tuned, label="a-tuned")))
         if "a" in only:
             results.append(
-                timed("(a-gzip)", lambda: scenarios.upload(rig, small, compress=True, label="a-gz"))
+                timed(
+                    "(a-gzip)",
+                    lambda: scenarios.upload(rig, mixed(small_size), compress=True, label="a-gz"),
+                )
             )
         if "c" in only:
             results.append(scenarios.memory_flatness(uploads["a-small"], uploads["a-large"]))
         if "b" in only:
-            local = timed("(b) local store", lambda: scenarios.local_store(rig, large))
-            timed("(b) breakdown", lambda: scenarios.local_breakdown(rig, large, local))
+            local = timed("(b) local store", lambda: scenarios.local_store(rig, mixed(large_size)))
+            timed("(b) breakdown", lambda: scenarios.local_breakdown(rig, mixed(large_size), local))
             results.append(local)
             results.append(
-                timed("(b-pipe)", functools.partial(scenarios.local_store, rig, large, pipe_mib=1))
+                timed(
+                    "(b-pipe)",
+                    functools.partial(scenarios.local_store, rig, mixed(large_size), pipe_mib=1),
+                )
             )
         if "e" in only:
             results.append(
-                timed("(e) verify", lambda: scenarios.verify(rig, large))
+                timed("(e) verify", lambda: scenarios.verify(rig, mixed(large_size)))
                 if available["verify"]
                 else scenarios.not_run("e", "Verify", "command not available")
             )
@@ -118,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(timed("(g) real mongodump", lambda: scenarios.real_mongodump(rig, real)))
         if "f" in only:
             if available["restore"]:
-                dry = large if args.restore_large else small
+                dry = mixed(large_size) if args.restore_large else mixed(small_size)
                 full = archive_gen.ensure_archive(parse_size(args.restore_size), cache=cache)
                 results.append(
                     timed(
@@ -133,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         if "h" in only:
             results += timed("(h) compressed backup", lambda: compressed(rig, args, cache))
         if not args.no_sweep:
-            sweep_rows = timed("tuning sweep", lambda: sweep.run(rig, small, repeat=args.repeat))
+            sweep_rows = timed(
+                "tuning sweep", lambda: sweep.run(rig, mixed(small_size), repeat=args.repeat)
+            )
         versions = machine(rig)
         variables = {
             "$REPLAY": str(rig.replay), "$WORK": str(work), "$BENCH_CACHE": str(cache),
@@ -150,13 +170,17 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started_at,
         "duration_s": time.monotonic() - started,
         "repeat": args.repeat,
-        "sizes": {"small": small.size, "large": large.size},
+        "sizes": {"small": small_size, "large": large_size},
         "machine": versions,
         "variables": {name: value for name, value in variables.items() if name.startswith("$")},
-        "scenarios": [report.comparison_document(c) for c in results],
+        "scenarios": [
+            {**report.comparison_document(c), "run_started_at": started_at} for c in results
+        ],
         "sweep": sweep_rows,
         "analysis": _analysis(),
     }
+    if args.merge:
+        document = merged(Path(args.results), document)
     write_outputs(args, document)
     log(f"wrote {args.results}, {args.doc}, {args.plot} in {document['duration_s'] / 60:.1f} min")
     for c in results:
@@ -203,6 +227,39 @@ def compressed(rig: Rig, args: argparse.Namespace, cache: Path) -> list[Comparis
     return rows
 
 
+def merged(previous_path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """This run's scenarios in place of the same ones in the recorded results, the others kept
+    (each scenario names the run it came from), so a subset can be rerun alone."""
+    if not previous_path.is_file():
+        return document
+    previous = json.loads(previous_path.read_text())
+    fresh = {s["id"] for s in document["scenarios"]}
+    kept = [
+        {**s, "run_started_at": s.get("run_started_at", previous["started_at"])}
+        for s in previous["scenarios"]
+        if s["id"] not in fresh and not _same_group(s["id"], fresh)
+    ]
+    scenarios = sorted(
+        kept + document["scenarios"],
+        key=lambda s: ORDER.index(s["id"]) if s["id"] in ORDER else len(ORDER),
+    )
+    return {
+        **previous,
+        "scenarios": scenarios,
+        "sweep": document["sweep"] or previous.get("sweep", []),
+        "analysis": document["analysis"],
+        "machine": document["machine"],
+        "variables": {**previous.get("variables", {}), **document["variables"]},
+        "merged_at": document["started_at"],
+    }
+
+
+def _same_group(ident: str, fresh: set[str]) -> bool:
+    """A not-run placeholder (h-local) stands for its whole group (h-*), and the reverse."""
+    group = ident.split("-")[0]
+    return any(other.split("-")[0] == group for other in fresh)
+
+
 def write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
     report.write_results(Path(args.results), document)
     plot = Path(args.plot)
@@ -230,6 +287,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--compressed-size", default="256M", help="realistic archive for (h)")
     parser.add_argument("--h-real-size", default="64M", help="realistic data loaded for (h-real)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the S3 settings sweep")
+    parser.add_argument(
+        "--merge", action="store_true",
+        help="keep the other scenarios of --results and replace only those run now",
+    )  # fmt: skip
     parser.add_argument(
         "--render", action="store_true",
         help="only rewrite the doc and plot from --results (after editing benchmarks/analysis.md)",
