@@ -80,7 +80,7 @@ def backup(
     )
     ours_dir = rig.work / "local-ours"
     base_dir = rig.work / "local-baseline"
-    env = {**rig.ours_env(archive, s3=s3), "BENCH_REPLAY_REFUSE_GZIP": "1"}
+    env = rig.ours_env(archive, s3=s3, refuse_gzip=True)
     if not default:
         env["BACKUP_COMPRESSION"] = compression
     source = f"BENCH_REPLAY_ARCHIVE={q(archive.path)} {q(rig.replay)} --archive | {q(gogzip)}"
@@ -171,8 +171,7 @@ def restore(
     ours_dir = rig.work / "local-ours"
     subprocess.run(["rm", "-rf", str(ours_dir)], check=True)
     env = {
-        **rig.ours_env(archive, s3=False),
-        "BENCH_REPLAY_REFUSE_GZIP": "1",
+        **rig.ours_env(archive, s3=False, refuse_gzip=True),
         "RESTORE_TARGET_URI": b64(rig.secantus_uri),
     }
     if not default:
@@ -187,6 +186,8 @@ def restore(
         shell(f"{q(gogzip)} < {q(archive.path)} > {q(base_file)}"), check=True, env=rig.base_env()
     )
     rig.log(f"  (h-restore{suffix}) seeded {key} in {seeded.wall_s:.1f} s, and {base_file.name}")
+    # A dry run lists the target's existing namespaces with mongodump: the real one, here.
+    env = {**env, "MONGODUMP_PATH": str(rig.tools / "mongodump")}
     ours_argv = [rig.backupnimbus, "restore", key, "--dry-run", "--json"]
     mongorestore = f"{q(rig.tools / 'mongorestore')} --uri={rig.secantus_uri} --archive --dryRun"
     # No pipefail, as in a script: when mongorestore stops reading, gunzip dies of SIGPIPE.

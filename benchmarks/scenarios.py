@@ -8,6 +8,7 @@ momentary load of this shared machine).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shlex
@@ -95,12 +96,34 @@ class Rig:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def ours_env(self, archive: GeneratedArchive | None, *, s3: bool = True) -> dict[str, str]:
+    def replay_for(
+        self, archive: GeneratedArchive, *, refuse_gzip: bool = False, pipe_mib: int = 0
+    ) -> Path:
+        """A mongodump stand-in with its settings written into it: BackupNimbus starts mongodump
+        with a minimal environment, so no setting reaches the replay through the environment."""
+        settings = {"BENCH_REPLAY_ARCHIVE": str(archive.path)}
+        if refuse_gzip:
+            settings["BENCH_REPLAY_REFUSE_GZIP"] = "1"
+        if pipe_mib:
+            settings["BENCH_REPLAY_PIPE_MIB"] = str(pipe_mib)
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+        wrapper = self.work / f"mongodump-replay-{digest}"
+        if not wrapper.exists():
+            exports = "".join(f"export {name}={q(value)}\n" for name, value in settings.items())
+            wrapper.write_text(f'#!/bin/sh\n{exports}exec {q(self.replay)} "$@"\n')
+            wrapper.chmod(0o755)
+        return wrapper
+
+    def ours_env(
+        self, archive: GeneratedArchive | None, *, s3: bool = True, refuse_gzip: bool = False
+    ) -> dict[str, str]:
+        """BackupNimbus's environment; with an archive, mongodump is the replay of it."""
+        replay = self.replay_for(archive, refuse_gzip=refuse_gzip) if archive else self.replay
         env = {
             **self.base_env(),
             "MONGO_URI": b64(self.secantus_uri or "mongodb://127.0.0.1:27017/"),
             "AWS_REGION": "us-east-1",
-            "MONGODUMP_PATH": str(self.replay),
+            "MONGODUMP_PATH": str(replay),
             "MONGORESTORE_PATH": str(self.tools / "mongorestore"),
             "LOCAL_BACKUP_DIR": str(self.work / "local-ours"),
         }
@@ -256,7 +279,7 @@ def local_store(rig: Rig, archive: GeneratedArchive, *, pipe_mib: int = 0) -> Co
     base_dir = rig.work / "local-baseline"
     env = rig.ours_env(archive, s3=False)
     if pipe_mib:
-        env["BENCH_REPLAY_PIPE_MIB"] = str(pipe_mib)
+        env["MONGODUMP_PATH"] = str(rig.replay_for(archive, pipe_mib=pipe_mib))
 
     def ours(i: int) -> tuple[list[str], Mapping[str, str]]:
         return [rig.backupnimbus, "run", "--json", "--no-compress", "--name", f"b-{i}"], env
