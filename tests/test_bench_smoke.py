@@ -391,3 +391,28 @@ def test_compressed_backup_scenario_runs_tiny(
     assert [row.id for row in rows] == ["h-local", "h-local-zstd", "h-restore", "h-restore-whole"]
     assert all(len(row.ours) == len(row.baseline) == 1 for row in rows)
     assert all(row.ratios[0] > 0 for row in rows)
+
+
+def test_merge_replaces_only_the_scenarios_run_again(tmp_path: Path) -> None:
+    def scenario(ident: str, status: str = "ok") -> dict[str, Any]:
+        return {"id": ident, "status": status}
+
+    previous = tmp_path / "results.json"
+    previous.write_text(json.dumps({
+        "started_at": "earlier", "sweep": [{"concurrency": 2}], "variables": {"$A": "a"},
+        "scenarios": [scenario("a-small"), scenario("b"), scenario("h-local", "not run: old")],
+    }))  # fmt: skip
+    fresh = {
+        "started_at": "now", "sweep": [], "analysis": "", "machine": {}, "variables": {"$B": "b"},
+        "scenarios": [{**scenario("h-s3"), "run_started_at": "now"},
+                      {**scenario("h-local"), "run_started_at": "now"}],
+    }  # fmt: skip
+
+    document = run.merged(previous, fresh)
+
+    assert [s["id"] for s in document["scenarios"]] == ["a-small", "b", "h-local", "h-s3"]
+    assert document["scenarios"][0]["run_started_at"] == "earlier"
+    assert document["scenarios"][2] == {**scenario("h-local"), "run_started_at": "now"}
+    assert document["sweep"] == [{"concurrency": 2}]
+    assert document["variables"] == {"$A": "a", "$B": "b"}
+    assert document["merged_at"] == "now"
