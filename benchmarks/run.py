@@ -284,7 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-size", default="256M", help="data loaded for (g)")
     parser.add_argument("--restore-large", action="store_true", help="(f) on the large archive")
     parser.add_argument("--restore-size", default="64M", help="archive (f2) fully restores")
-    parser.add_argument("--compressed-size", default="256M", help="realistic archive for (h)")
+    parser.add_argument("--compressed-size", default="1G", help="realistic archive for (h)")
     parser.add_argument("--h-real-size", default="64M", help="realistic data loaded for (h-real)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the S3 settings sweep")
     parser.add_argument(
