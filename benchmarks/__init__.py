@@ -1,4 +1,4 @@
-"""The benchmark behind `make bench` (issue 7): BackupNimbus against the script a user would write.
+"""The benchmark behind `make bench`: BackupNimbus against the script a user would write.
 
 Modules: `archive_gen` writes valid mongodump archives of a given size (`realistic` makes the
 shop-like documents of the compressed scenarios), `replay` stands in for mongodump by streaming

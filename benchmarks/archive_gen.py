@@ -1,4 +1,5 @@
-"""Writes valid mongodump archives (DESIGN §6) of a requested size, fast, and caches them.
+"""Writes valid mongodump archives (format: docs/architecture.md) of a requested size, fast, and
+caches them.
 
 A test server cannot produce gigabytes in the time a benchmark allows, so the source data is
 generated once: the real format (magic, header, prelude with Extended JSON metadata, interleaved

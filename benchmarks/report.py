@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,9 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         *[f"- {name}: {value}" for name, value in machine.items()],
         "",
         "Paths in the commands below: "
-        + ", ".join(f"`{name}` = `{value}`" for name, value in document["variables"].items())
+        + ", ".join(
+            f"`{name}` = `{_portable(value)}`" for name, value in document["variables"].items()
+        )
         + ". `$REPLAY` runs benchmarks/replay.py, the mongodump stand-in.",
         "",
         "## Results",
@@ -146,6 +149,48 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# The machine's home directory says nothing to a reader and ties the doc to one machine.
+_HOME = re.compile(r"^(/root|/home/[^/]+)(?=/|$)")
+
+
+def _portable(value: Any) -> str:
+    return _HOME.sub("~", str(value))
+
+
+def _summary_row(s: dict[str, Any]) -> str:
+    if s["status"] != "ok":
+        dash = "\u2013"
+        head = f"| ({s['id']}) | {s['title']} | {s['target']}"
+        return f"{head} | {dash} | {dash} | {s['status']} | {dash} |"
+    ratio = s["ratio"]
+    met = {True: "yes", False: "**no**", None: "\u2013"}[s["target_met"]]
+    extra = "".join(
+        f"<br>{name}: {_num(v['median'])} ({_num(v['min'])}\u2013{_num(v['max'])})"
+        for name, v in s["extra_ratios"].items()
+    )
+    return (
+        f"| ({s['id']}) | {s['title']} | {s['target']} | {_side_cell(s, 'ours')} | "
+        f"{_side_cell(s, 'baseline')} | {ratio['name']}: **{_num(ratio['median'])}** "
+        f"({_num(ratio['min'])}\u2013{_num(ratio['max'])}){extra} | {met} |"
+    )
+
+
+def _side_cell(s: dict[str, Any], name: str) -> str:
+    side = s[name]
+    if not side:
+        return "\u2013"
+    parts = [f"{_num(side['wall_s']['median'])} s"]
+    if "throughput_mb_s" in side:
+        t = side["throughput_mb_s"]
+        parts.append(f"{t['median']:.0f} MB/s ({t['min']:.0f}\u2013{t['max']:.0f})")
+        parts.append(f"{side['cpu_s_per_gb']['median']:.2f} CPU s/GB")
+    parts.append(f"RSS {side['peak_rss_mb']['median']:.0f} MB")
+    stored = s.get("stored_bytes", {}).get(name)
+    if stored and stored["median"] is not None:
+        parts.append(f"stored {stored['median'] / MB:.1f} MB")
+    return "<br>".join(parts)
 
 
 def _data_section() -> list[str]:
@@ -191,40 +236,6 @@ def _data_section() -> list[str]:
         "cached file.",
         "",
     ]
-
-
-def _summary_row(s: dict[str, Any]) -> str:
-    if s["status"] != "ok":
-        dash = "\u2013"
-        head = f"| ({s['id']}) | {s['title']} | {s['target']}"
-        return f"{head} | {dash} | {dash} | {s['status']} | {dash} |"
-    ratio = s["ratio"]
-    met = {True: "yes", False: "**no**", None: "\u2013"}[s["target_met"]]
-    extra = "".join(
-        f"<br>{name}: {_num(v['median'])} ({_num(v['min'])}\u2013{_num(v['max'])})"
-        for name, v in s["extra_ratios"].items()
-    )
-    return (
-        f"| ({s['id']}) | {s['title']} | {s['target']} | {_side_cell(s, 'ours')} | "
-        f"{_side_cell(s, 'baseline')} | {ratio['name']}: **{_num(ratio['median'])}** "
-        f"({_num(ratio['min'])}\u2013{_num(ratio['max'])}){extra} | {met} |"
-    )
-
-
-def _side_cell(s: dict[str, Any], name: str) -> str:
-    side = s[name]
-    if not side:
-        return "\u2013"
-    parts = [f"{_num(side['wall_s']['median'])} s"]
-    if "throughput_mb_s" in side:
-        t = side["throughput_mb_s"]
-        parts.append(f"{t['median']:.0f} MB/s ({t['min']:.0f}\u2013{t['max']:.0f})")
-        parts.append(f"{side['cpu_s_per_gb']['median']:.2f} CPU s/GB")
-    parts.append(f"RSS {side['peak_rss_mb']['median']:.0f} MB")
-    stored = s.get("stored_bytes", {}).get(name)
-    if stored and stored["median"] is not None:
-        parts.append(f"stored {stored['median'] / MB:.1f} MB")
-    return "<br>".join(parts)
 
 
 LAMBDA_SECONDS = 15 * 60
