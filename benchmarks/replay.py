@@ -9,7 +9,9 @@ source, not the tool under test, the limit. At the end it prints mongodump's "do
 lines on stderr, so BackupNimbus records the namespaces as it does with the real tool.
 
 Environment: BENCH_REPLAY_ARCHIVE, the uncompressed archive; its gzip form is the same path plus
-".gz", and its namespace counts are in the same path plus ".json". BENCH_REPLAY_PIPE_MIB, if
+".gz", and its namespace counts are in the same path plus ".json". BENCH_REPLAY_REFUSE_GZIP, if
+set, makes --gzip an error: the compressed-backup scenario measures the compressing done by the
+caller, so a caller that asks mongodump to compress must fail it. BENCH_REPLAY_PIPE_MIB, if
 set, enlarges the stdout pipe (F_SETPIPE_SZ): either end of a pipe may do so, so this measures
 what the reading side (the mongodump adapter) would gain by doing it. Standard library only: it
 is started as `python -I -S` for a fast start.
@@ -33,6 +35,10 @@ def main(argv: list[str]) -> int:
     archive = os.environ.get("BENCH_REPLAY_ARCHIVE")
     if not archive:
         print("replay: BENCH_REPLAY_ARCHIVE is not set", file=sys.stderr)
+        return 2
+    if "--gzip" in argv and os.environ.get("BENCH_REPLAY_REFUSE_GZIP"):
+        print("replay: --gzip refused (BENCH_REPLAY_REFUSE_GZIP): the caller must compress",
+              file=sys.stderr)  # fmt: skip
         return 2
     path = archive + ".gz" if "--gzip" in argv else archive
     try:

@@ -51,6 +51,9 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
         "importtime": comparison.importtime,
         "breakdown": comparison.breakdown,
         "server_cpu_s": comparison.server_cpu,
+        "stored_bytes": {
+            side: _stats([float(n) for n in v]) for side, v in comparison.stored.items()
+        },
     }
 
 
@@ -89,7 +92,13 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         f"Run started {document['started_at']}, took {document['duration_s'] / 60:.1f} min, "
         f"each scenario {document['repeat']} times (both sides in the same run, alternating "
         "which goes first). Medians, with the spread as min\u2013max; ratios are taken pair by "
-        "pair (ours and the baseline of the same iteration), then their median.",
+        "pair (ours and the baseline of the same iteration), then their median."
+        + (
+            f" Some scenarios were rerun alone on {document['merged_at']} (`--merge`); each "
+            "scenario's section names the run it comes from."
+            if document.get("merged_at")
+            else ""
+        ),
         "",
         "## How to run it",
         "",
@@ -103,7 +112,12 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         "- After editing the hand-written analysis (`benchmarks/analysis.md`): "
         "`.venv/bin/python -m benchmarks.run --render` rewrites this file and the plot from "
         "results.json without running anything.",
+        "- Only some scenarios, keeping the others' recorded results: "
+        "`BENCH_ARGS='--only h --merge'`.",
+        "- The compression level comparison behind the gzip default (no S3, no BackupNimbus): "
+        "`.venv/bin/python -m benchmarks.levels --size 256M`.",
         "",
+        *_data_section(),
         "## Machine",
         "",
         *[f"- {name}: {value}" for name, value in machine.items()],
@@ -122,6 +136,7 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
     for s in scenarios:
         lines.append(_summary_row(s))
     lines += ["", _legend(), ""]
+    lines += _capacity(scenarios)
     if plot_name:
         lines += [f"![throughput, memory and cold start per scenario]({plot_name})", ""]
     lines += ["## Scenarios in detail", ""]
@@ -156,13 +171,14 @@ def _summary_row(s: dict[str, Any]) -> str:
         for name, v in s["extra_ratios"].items()
     )
     return (
-        f"| ({s['id']}) | {s['title']} | {s['target']} | {_side_cell(s['ours'], s)} | "
-        f"{_side_cell(s['baseline'], s)} | {ratio['name']}: **{_num(ratio['median'])}** "
+        f"| ({s['id']}) | {s['title']} | {s['target']} | {_side_cell(s, 'ours')} | "
+        f"{_side_cell(s, 'baseline')} | {ratio['name']}: **{_num(ratio['median'])}** "
         f"({_num(ratio['min'])}\u2013{_num(ratio['max'])}){extra} | {met} |"
     )
 
 
-def _side_cell(side: dict[str, Any], s: dict[str, Any]) -> str:
+def _side_cell(s: dict[str, Any], name: str) -> str:
+    side = s[name]
     if not side:
         return "\u2013"
     parts = [f"{_num(side['wall_s']['median'])} s"]
@@ -171,7 +187,86 @@ def _side_cell(side: dict[str, Any], s: dict[str, Any]) -> str:
         parts.append(f"{t['median']:.0f} MB/s ({t['min']:.0f}\u2013{t['max']:.0f})")
         parts.append(f"{side['cpu_s_per_gb']['median']:.2f} CPU s/GB")
     parts.append(f"RSS {side['peak_rss_mb']['median']:.0f} MB")
+    stored = s.get("stored_bytes", {}).get(name)
+    if stored and stored["median"] is not None:
+        parts.append(f"stored {stored['median'] / MB:.1f} MB")
     return "<br>".join(parts)
+
+
+def _data_section() -> list[str]:
+    """What the archives are made of (benchmarks/archive_gen.py and benchmarks/realistic.py)."""
+    return [
+        "## The data",
+        "",
+        "Every archive is a valid mongodump archive, generated once and cached (the real "
+        "format: magic, header, prelude with Extended JSON metadata, interleaved namespace "
+        "segments, EOF blocks with each collection's CRC-64/XZ; mongorestore restores it and "
+        "`backupnimbus verify --file` checks every CRC). Two kinds:",
+        "",
+        "- **mixed** (scenarios a\u2013g): documents part random bytes, part text. They only "
+        "move bytes, so what the bytes are matters little.",
+        "- **realistic** (scenario h, and `benchmarks.levels`): documents shaped like a shop's "
+        "collections, because a compressor's speed and ratio depend on what it reads, and "
+        "random bytes make every compressor look alike. By bytes, about 58% `orders`, 25% "
+        "`events`, 12% `customers`, 5% `products`, plus an empty `audit` collection:",
+        "  - *orders*: an order number, a customer reference and copy (name, e-mail), a status "
+        "and channel from weighted vocabularies, dates, 1\u20136 line items copied from a "
+        "catalogue of 1,500 products (SKU, name, quantity, price, options), totals with a "
+        "currency, a shipping address, a payment sub-document (method, transaction id, card "
+        "brand and last four digits), a shipment with carrier and tracking number when shipped, "
+        "sometimes tags, a note or a gift message in words drawn from a small vocabulary;",
+        "  - *customers*: first and last names from about 230 of each, e-mail addresses built "
+        "from them in four common styles over weighted mail domains, a phone number, a birth "
+        "date, an address (30 cities, their postcodes and countries), loyalty and preference "
+        "sub-documents, a tag array, a 32-byte password hash, and for 6% a 400\u20131,600-byte "
+        "thumbnail (random: as incompressible as a JPEG);",
+        "  - *events*: a clickstream: event type, timestamp, user id, a UUID session id "
+        "(binary subtype 4), a path, referrer and user agent from weighted lists, an IP "
+        "address, a duration, and per type a small properties document;",
+        "  - *products*: the catalogue, with descriptions, stock, attributes, ratings and a "
+        "600\u20131,800-byte random thumbnail.",
+        "",
+        "  ObjectIds are made like a driver's (a timestamp that creeps forward, a fixed machine "
+        "part, a counter); dates move a few seconds per document. Customers and products are "
+        "drawn from pools with Zipf-like frequencies (a few common values, a long tail), as real "
+        "orders repeat the same customers and products. Random binary is about 5% of the bytes. "
+        "Go's gzip at its default level (mongodump --gzip) compresses it about 4.1:1 (256 MiB) "
+        "to 4.3:1 (1 GiB), zstd level 3 4.4:1 to 4.7:1. Generation runs at 10\u201320 MB/s "
+        "(1 GiB took 96 s on this shared machine), once per size and seed; later runs reuse the "
+        "cached file.",
+        "",
+    ]
+
+
+LAMBDA_SECONDS = 15 * 60
+
+
+def _capacity(scenarios: list[dict[str, Any]]) -> list[str]:
+    """How big a dump fits one 15-minute Lambda run, per compressed-backup setting."""
+    rows = [
+        s for s in scenarios
+        if s["id"].startswith("h-") and s["status"] == "ok" and "throughput_mb_s" in s["ours"]
+        and not s["id"].startswith("h-restore")
+    ]  # fmt: skip
+    if not rows:
+        return []
+    lines = [
+        "### Capacity of a 15-minute Lambda",
+        "",
+        "The largest uncompressed dump that one 15-minute run gets through at the throughput "
+        "measured here (median MB/s x 900 s), for each compressed-backup setting; the Lambda's "
+        "own CPU share and the network to S3 decide the real figure.",
+        "",
+        "| scenario | BackupNimbus | baseline |",
+        "|---|---|---|",
+    ]
+    for s in rows:
+        cells = []
+        for side in ("ours", "baseline"):
+            speed = s[side]["throughput_mb_s"]["median"]
+            cells.append(f"{speed:.0f} MB/s: **{speed * LAMBDA_SECONDS / 1000:.0f} GB**")
+        lines.append(f"| ({s['id']}) {s['title']} | {cells[0]} | {cells[1]} |")
+    return [*lines, ""]
 
 
 def _legend() -> str:
@@ -195,6 +290,14 @@ def _details(s: dict[str, Any]) -> list[str]:
     ]
     if s["stream_bytes"]:
         lines.append(f"- stream: {s['stream_bytes']:,} bytes")
+    if s.get("run_started_at"):
+        lines.append(f"- from the run started {s['run_started_at']}")
+    stored = s.get("stored_bytes") or {}
+    if stored.get("ours") and stored.get("baseline"):
+        lines.append(
+            f"- stored bytes per run: {ours_label} {_ints(stored['ours']['values'])}, "
+            f"{base_label} {_ints(stored['baseline']['values'])}"
+        )
     lines += ["", "| run | " + " | ".join(_run_headers(ours_label, base_label)) + " |"]
     lines.append("|---" * 8 + "|")
     for i, (o, b) in enumerate(zip(s["samples"]["ours"], s["samples"]["baseline"], strict=True)):
@@ -285,6 +388,10 @@ def _sweep_table(sweep: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _ints(values: list[float]) -> str:
+    return ", ".join(f"{int(v):,}" for v in values)
+
+
 def _num(value: float | None) -> str:
     if value is None:
         return "\u2013"
@@ -303,7 +410,7 @@ def write_plot(path: Path, document: dict[str, Any]) -> None:
 
     done = [s for s in document["scenarios"] if s["status"] == "ok" and s["ours"]]
     through = [s for s in done if s["id"] != "c" and "throughput_mb_s" in s["ours"]]
-    memory = [s for s in done if s["id"].startswith("a")]
+    memory = [s for s in done if s["id"].startswith(("a", "h-s3"))]
     cold = [s for s in done if s["id"].startswith("d")]
     heights = [max(len(group), 1) + 1.2 for group in (through, memory, cold)]
     fig, axes = plt.subplots(
@@ -355,8 +462,14 @@ def _short(s: dict[str, Any]) -> str:
         "b-pipe": "local store, proposed 1 MiB pipe",
         "e": "verify vs sha256sum", "f": "restore --dry-run", "f2": "full restore",
         "g": "real mongodump", "d": "handler + container vs import boto3",
+        "h-local": "gzip backup, local store", "h-s3": "gzip backup, S3",
+        "h-local-zstd": "zstd backup, local store", "h-s3-zstd": "zstd backup, S3",
+        "h-restore": "restore gzip --dry-run vs literal",
+        "h-restore-whole": "restore gzip --dry-run vs whole gunzip",
+        "h-restore-zstd-whole": "restore zstd --dry-run vs whole gunzip",
+        "h-real": "real mongodump, gzip",
         "d2": "+ S3 client vs + boto3.client",
     }  # fmt: skip
-    ident = s["id"].split("-")[0]
+    ident = s["id"] if s["id"].startswith("h-") else s["id"].split("-")[0]
     size = f", {human(s['stream_bytes'])}" if s.get("stream_bytes") else ""
     return f"({ident}) {names.get(s['id'], s['id'])}{size}"

@@ -1,11 +1,12 @@
 """`make bench`: runs every scenario and writes results.json, docs/benchmarks.md and the plot.
 
-    python -m benchmarks.run [--sizes 256M,2G] [--repeat 3] [--only a,b,c,d,e,f,g] [--no-sweep]
+    python -m benchmarks.run [--sizes 256M,2G] [--repeat 3] [--only a,b,c,d,e,f,g,h] [--no-sweep]
     python -m benchmarks.run --render   # the doc and plot again from results.json
 
 Needs: the project venv (this interpreter, with moto, SecantusDB and matplotlib), awscli in its
 own venv (--aws, default: the one `make bench` installs), and the MongoDB tools (MONGO_TOOLS_BIN
-or scripts/build-mongo-tools). Archives are generated once into the cache
+or scripts/build-mongo-tools), and for (h) the machine's `go`, which builds the baseline
+compressor (benchmarks/gogzip). Archives are generated once into the cache
 (BACKUPNIMBUS_BENCH_CACHE, default ~/.cache/backupnimbus/bench), never in the repository.
 """
 
@@ -28,15 +29,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import archive_gen, report, scenarios, servers, sweep
+from benchmarks import archive_gen, compression, gobaseline, report, scenarios, servers, sweep
 from benchmarks.scenarios import Comparison, Rig
 
 REPO = Path(__file__).resolve().parents[1]
-ALL = ("a", "b", "c", "d", "e", "f", "g")
+ALL = ("a", "b", "c", "d", "e", "f", "g", "h")
 TUNED = (3, 8, "CRC32")
 """S3 settings proposed for the core: concurrency, part MiB, ChecksumAlgorithm; see (a-tuned)."""
 ORDER = ("a-small", "a-large", "a-tuned", "a-gz", "b", "b-pipe", "c", "d", "d2", "e", "f", "f2",
-         "g")  # fmt: skip
+         "g", "h-local", "h-local-zstd", "h-s3", "h-s3-zstd", "h-restore", "h-restore-whole",
+         "h-restore-zstd-whole", "h-real")  # fmt: skip
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -60,10 +62,15 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"bench: {needed} is missing; `make bench` installs it")
 
     log(f"archives: {small_size:,} and {large_size:,} bytes, cached in {cache}")
-    small = timed("generate small", lambda: archive_gen.ensure_archive(small_size, cache=cache))
-    large = timed("generate large", lambda: archive_gen.ensure_archive(large_size, cache=cache))
-    if "a" in only:
-        timed("gzip small", lambda: archive_gen.ensure_gzipped(small))
+
+    @functools.cache
+    def mixed(size: int) -> archive_gen.GeneratedArchive:
+        """A mixed-kind archive, generated (or taken from the cache) when first needed."""
+        made: archive_gen.GeneratedArchive = timed(
+            f"generate {size:,}", lambda: archive_gen.ensure_archive(size, cache=cache)
+        )
+        return made
+
     results: list[Comparison] = []
     sweep_rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         moto = stack.enter_context(servers.moto_server(venv_bin, work / "moto.log"))
         endpoint = moto.endpoint
         secantus_uri = None
-        if only & {"f", "g"}:
+        if only & {"f", "g", "h"}:
             secantus_uri = stack.enter_context(
                 servers.secantus_server(venv_bin, work / "secantus", work / "secantus.log")
             )
@@ -85,28 +92,34 @@ def main(argv: list[str] | None = None) -> int:
             results += timed("(d) cold start", lambda: scenarios.cold_start(rig, repeat=10))
         uploads: dict[str, Comparison] = {}
         if only & {"a", "c"}:
-            for label, archive in (("a-small", small), ("a-large", large)):
+            for label, archive in (
+                ("a-small", mixed(small_size)),
+                ("a-large", mixed(large_size)),
+            ):
                 upload = functools.partial(scenarios.upload, rig, archive, compress=False)
                 uploads[label] = timed(f"({label})", functools.partial(upload, label=label))
             results += uploads.values()
-            tuned = functools.partial(scenarios.upload, rig, large, compress=False, tuned=TUNED)
-            results.append(timed("(a-tuned)", functools.partial(tuned, label="a-tuned")))
-        if "a" in only:
-            results.append(
-                timed("(a-gzip)", lambda: scenarios.upload(rig, small, compress=True, label="a-gz"))
+            tuned = functools.partial(
+                scenarios.upload, rig, mixed(large_size), compress=False, tuned=TUNED
             )
+            results.append(timed("(a-tuned)", functools.partial(tuned, label="a-tuned")))
+        # (a-gz), the upload of a stream mongodump had gzipped, ended when BackupNimbus began
+        # compressing by itself: (h-s3) measures that path against mongodump's gzip.
         if "c" in only:
             results.append(scenarios.memory_flatness(uploads["a-small"], uploads["a-large"]))
         if "b" in only:
-            local = timed("(b) local store", lambda: scenarios.local_store(rig, large))
-            timed("(b) breakdown", lambda: scenarios.local_breakdown(rig, large, local))
+            local = timed("(b) local store", lambda: scenarios.local_store(rig, mixed(large_size)))
+            timed("(b) breakdown", lambda: scenarios.local_breakdown(rig, mixed(large_size), local))
             results.append(local)
             results.append(
-                timed("(b-pipe)", functools.partial(scenarios.local_store, rig, large, pipe_mib=1))
+                timed(
+                    "(b-pipe)",
+                    functools.partial(scenarios.local_store, rig, mixed(large_size), pipe_mib=1),
+                )
             )
         if "e" in only:
             results.append(
-                timed("(e) verify", lambda: scenarios.verify(rig, large))
+                timed("(e) verify", lambda: scenarios.verify(rig, mixed(large_size)))
                 if available["verify"]
                 else scenarios.not_run("e", "Verify", "command not available")
             )
@@ -116,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(timed("(g) real mongodump", lambda: scenarios.real_mongodump(rig, real)))
         if "f" in only:
             if available["restore"]:
-                dry = large if args.restore_large else small
+                dry = mixed(large_size) if args.restore_large else mixed(small_size)
                 full = archive_gen.ensure_archive(parse_size(args.restore_size), cache=cache)
                 results.append(
                     timed(
@@ -128,8 +141,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 results.append(scenarios.not_run("f", "Restore", "command not available"))
+        if "h" in only:
+            results += timed("(h) compressed backup", lambda: compressed(rig, args, cache))
         if not args.no_sweep:
-            sweep_rows = timed("tuning sweep", lambda: sweep.run(rig, small, repeat=args.repeat))
+            sweep_rows = timed(
+                "tuning sweep", lambda: sweep.run(rig, mixed(small_size), repeat=args.repeat)
+            )
         versions = machine(rig)
         variables = {
             "$REPLAY": str(rig.replay), "$WORK": str(work), "$BENCH_CACHE": str(cache),
@@ -146,19 +163,94 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started_at,
         "duration_s": time.monotonic() - started,
         "repeat": args.repeat,
-        "sizes": {"small": small.size, "large": large.size},
+        "sizes": {"small": small_size, "large": large_size},
         "machine": versions,
         "variables": {name: value for name, value in variables.items() if name.startswith("$")},
-        "scenarios": [report.comparison_document(c) for c in results],
+        "scenarios": [
+            {**report.comparison_document(c), "run_started_at": started_at} for c in results
+        ],
         "sweep": sweep_rows,
         "analysis": _analysis(),
     }
+    if args.merge:
+        document = merged(Path(args.results), document)
     write_outputs(args, document)
     log(f"wrote {args.results}, {args.doc}, {args.plot} in {document['duration_s'] / 60:.1f} min")
     for c in results:
         log(f"  ({c.id}) {c.status}: {c.ratio_name} {scenarios.median(c.ratios):.2f} "
             f"target met: {c.target_met}")  # fmt: skip
     return 0
+
+
+def compressed(rig: Rig, args: argparse.Namespace, cache: Path) -> list[Comparison]:
+    """Scenario (h): BackupNimbus compressing against mongodump's gzip, on realistic data."""
+    size = parse_size(args.compressed_size)
+    realistic = timed(
+        "generate realistic",
+        lambda: archive_gen.ensure_archive(size, cache=cache, kind="realistic"),
+    )
+    gogzip = timed("build gogzip", lambda: gobaseline.ensure_gogzip(cache))
+    if not compression.supported(rig.backupnimbus, rig.ours_env(None, s3=False)):
+        reason = "this backupnimbus does not compress by itself (it ignores BACKUP_COMPRESSION)"
+        return [scenarios.not_run("h-local", "Compressed backup", reason)]
+    rows = []
+    for store in ("local", "s3"):
+        for setting in ("gzip", "zstd"):
+            rows.append(
+                timed(
+                    f"(h-{store}) {setting}",
+                    functools.partial(
+                        compression.backup, rig, realistic, gogzip, store=store,
+                        compression=setting,
+                    ),
+                )
+            )  # fmt: skip
+    for setting in ("gzip", "zstd"):
+        rows.extend(
+            timed(
+                f"(h-restore) {setting}",
+                functools.partial(compression.restore, rig, realistic, gogzip, compression=setting),
+            )
+        )
+    real = archive_gen.ensure_archive(
+        parse_size(args.h_real_size), cache=cache, kind="realistic", seed=11
+    )
+    timed("load SecantusDB (realistic)", lambda: load_secantus(rig, real, only_this=True))
+    rows.append(timed("(h-real)", lambda: compression.real(rig)))
+    return rows
+
+
+def merged(previous_path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """This run's scenarios in place of the same ones in the recorded results, the others kept
+    (each scenario names the run it came from), so a subset can be rerun alone."""
+    if not previous_path.is_file():
+        return document
+    previous = json.loads(previous_path.read_text())
+    fresh = {s["id"] for s in document["scenarios"]}
+    kept = [
+        {**s, "run_started_at": s.get("run_started_at", previous["started_at"])}
+        for s in previous["scenarios"]
+        if s["id"] not in fresh and not _same_group(s["id"], fresh)
+    ]
+    scenarios = sorted(
+        kept + document["scenarios"],
+        key=lambda s: ORDER.index(s["id"]) if s["id"] in ORDER else len(ORDER),
+    )
+    return {
+        **previous,
+        "scenarios": scenarios,
+        "sweep": document["sweep"] or previous.get("sweep", []),
+        "analysis": document["analysis"],
+        "machine": document["machine"],
+        "variables": {**previous.get("variables", {}), **document["variables"]},
+        "merged_at": document["started_at"],
+    }
+
+
+def _same_group(ident: str, fresh: set[str]) -> bool:
+    """A not-run placeholder (h-local) stands for its whole group (h-*), and the reverse."""
+    group = ident.split("-")[0]
+    return any(other.split("-")[0] == group for other in fresh)
 
 
 def write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
@@ -185,7 +277,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-size", default="256M", help="data loaded for (g)")
     parser.add_argument("--restore-large", action="store_true", help="(f) on the large archive")
     parser.add_argument("--restore-size", default="64M", help="archive (f2) fully restores")
+    parser.add_argument("--compressed-size", default="1G", help="realistic archive for (h)")
+    parser.add_argument("--h-real-size", default="64M", help="realistic data loaded for (h-real)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the S3 settings sweep")
+    parser.add_argument(
+        "--merge", action="store_true",
+        help="keep the other scenarios of --results and replace only those run now",
+    )  # fmt: skip
     parser.add_argument(
         "--render", action="store_true",
         help="only rewrite the doc and plot from --results (after editing benchmarks/analysis.md)",
@@ -248,8 +346,19 @@ def commands_available(rig: Rig) -> dict[str, bool]:
     return found
 
 
-def load_secantus(rig: Rig, archive: archive_gen.GeneratedArchive) -> None:
+def load_secantus(
+    rig: Rig, archive: archive_gen.GeneratedArchive, *, only_this: bool = False
+) -> None:
+    """Restores `archive` into SecantusDB; with `only_this`, drops every other database first,
+    so that a dump of the whole server dumps exactly this data."""
     assert rig.secantus_uri is not None
+    if only_this:
+        from pymongo import MongoClient
+
+        with MongoClient[dict[str, Any]](rig.secantus_uri) as client:
+            for name in client.list_database_names():
+                if name not in ("admin", "config", "local"):
+                    client.drop_database(name)
     subprocess.run(
         [str(rig.tools / "mongorestore"), f"--uri={rig.secantus_uri}", "--drop",
          f"--archive={archive.path}", "--quiet"],

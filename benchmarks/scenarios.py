@@ -8,7 +8,9 @@ momentary load of this shared machine).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
@@ -46,6 +48,8 @@ class Comparison:
     importtime: dict[str, Any] = field(default_factory=dict)
     breakdown: list[dict[str, Any]] = field(default_factory=list)
     """Steps of the same work measured apart, to show where the time goes."""
+    stored: dict[str, list[int]] = field(default_factory=dict)
+    """Bytes each side stored, run by run, where the scenario compresses."""
 
 
 @dataclass
@@ -74,8 +78,6 @@ class Rig:
         return str(self.venv_bin / "python")
 
     def base_env(self) -> dict[str, str]:
-        import os
-
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
@@ -94,15 +96,40 @@ class Rig:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def ours_env(self, archive: GeneratedArchive | None, *, s3: bool = True) -> dict[str, str]:
+    def replay_for(
+        self, archive: GeneratedArchive, *, refuse_gzip: bool = False, pipe_mib: int = 0
+    ) -> Path:
+        """A mongodump stand-in with its settings written into it: BackupNimbus starts mongodump
+        with a minimal environment, so no setting reaches the replay through the environment."""
+        settings = {"BENCH_REPLAY_ARCHIVE": str(archive.path)}
+        if refuse_gzip:
+            settings["BENCH_REPLAY_REFUSE_GZIP"] = "1"
+        if pipe_mib:
+            settings["BENCH_REPLAY_PIPE_MIB"] = str(pipe_mib)
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+        wrapper = self.work / f"mongodump-replay-{digest}"
+        if not wrapper.exists():
+            exports = "".join(f"export {name}={q(value)}\n" for name, value in settings.items())
+            wrapper.write_text(f'#!/bin/sh\n{exports}exec {q(self.replay)} "$@"\n')
+            wrapper.chmod(0o755)
+        return wrapper
+
+    def ours_env(
+        self, archive: GeneratedArchive | None, *, s3: bool = True, refuse_gzip: bool = False
+    ) -> dict[str, str]:
+        """BackupNimbus's environment; with an archive, mongodump is the replay of it."""
+        replay = self.replay_for(archive, refuse_gzip=refuse_gzip) if archive else self.replay
         env = {
             **self.base_env(),
             "MONGO_URI": b64(self.secantus_uri or "mongodb://127.0.0.1:27017/"),
             "AWS_REGION": "us-east-1",
-            "MONGODUMP_PATH": str(self.replay),
+            "MONGODUMP_PATH": str(replay),
             "MONGORESTORE_PATH": str(self.tools / "mongorestore"),
             "LOCAL_BACKUP_DIR": str(self.work / "local-ours"),
         }
+        if "PYTHONPATH" in os.environ:
+            # A work tree measured with a shared venv: the console script must run its code.
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         if archive is not None:
             env["BENCH_REPLAY_ARCHIVE"] = str(archive.path)
         if s3:
@@ -145,8 +172,13 @@ def paired(
     between: Callable[[], None] | None = None,
     repeat: int | None = None,
     track_server: bool = True,
+    stdouts: dict[str, list[str]] | None = None,
 ) -> None:
-    """Runs both sides `repeat` times, alternating which goes first."""
+    """Runs both sides `repeat` times, alternating which goes first.
+
+    `between` runs after each pair; `stdouts`, if given, collects each side's output run by run
+    (before `between` runs, so it can read the pair's output).
+    """
     for i in range(repeat or rig.repeat):
         sides = [("ours", ours), ("baseline", baseline)]
         if i % 2:
@@ -154,8 +186,10 @@ def paired(
         for side, make in sides:
             argv, env = make(i)
             server_before = rig.server_cpu() if rig.server_cpu and track_server else 0.0
-            sample, _ = measure(argv, env=env, cwd=rig.work)
+            sample, stdout = measure(argv, env=env, cwd=rig.work)
             getattr(comparison, side).append(sample)
+            if stdouts is not None:
+                stdouts.setdefault(side, []).append(stdout)
             server = ""
             if rig.server_cpu and track_server:
                 used = rig.server_cpu() - server_before
@@ -245,7 +279,7 @@ def local_store(rig: Rig, archive: GeneratedArchive, *, pipe_mib: int = 0) -> Co
     base_dir = rig.work / "local-baseline"
     env = rig.ours_env(archive, s3=False)
     if pipe_mib:
-        env["BENCH_REPLAY_PIPE_MIB"] = str(pipe_mib)
+        env["MONGODUMP_PATH"] = str(rig.replay_for(archive, pipe_mib=pipe_mib))
 
     def ours(i: int) -> tuple[list[str], Mapping[str, str]]:
         return [rig.backupnimbus, "run", "--json", "--no-compress", "--name", f"b-{i}"], env
