@@ -508,9 +508,7 @@ class _StallingDumps:
     def describe_tool(self) -> str:
         return "stalling"
 
-    def open_dump(
-        self, *, compress: bool, stop: Any = None
-    ) -> contextlib.AbstractContextManager[_StallingDump]:
+    def open_dump(self, *, stop: Any = None) -> contextlib.AbstractContextManager[_StallingDump]:
         return contextlib.nullcontext(self.dump)
 
 
