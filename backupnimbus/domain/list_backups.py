@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -15,6 +15,8 @@ from backupnimbus.ports.object_lock import Lock, ObjectLocks
 from backupnimbus.ports.object_store import ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
+
+_STORE_CLOCK_RESOLUTION = timedelta(seconds=1)
 
 
 COMPLETE = "complete"
@@ -149,7 +151,8 @@ def finished_order(record: BackupRecord) -> tuple[datetime, str]:
     assert record.manifest is not None, "only complete backups have an order"
     finished = record.manifest.finished_at
     if record.manifest_written_at is not None:
-        finished = min(finished, record.manifest_written_at)
+        # S3 keeps whole seconds: the manifest may look written before the run finished.
+        finished = min(finished, record.manifest_written_at + _STORE_CLOCK_RESOLUTION)
     return (finished, record.key)
 
 
