@@ -461,7 +461,7 @@ def test_transient_upload_part_faults_on_a_50_mb_backup(
     assert {r["error"] for r in retries} == {"ClientError", "ConnectionClosedError"}
     assert all(r["max_attempts"] == 5 for r in retries)
     parts = faults.answered[("UploadPart", 200)]
-    assert parts == -(-result["size"] // (8 * MiB))
+    assert parts == -(-result["size"] // PartSizer().initial)
     lost = stored_loss(s3, bucket, result)
     assert lost == 0
     # Straight to moto: the check must not meet a fault.
