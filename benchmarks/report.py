@@ -370,8 +370,8 @@ def _sweep_table(sweep: list[dict[str, Any]]) -> list[str]:
         "### Tuning sweep: S3 part size, upload concurrency, declared checksum",
         "",
         "`python -m benchmarks.tuned_run --concurrency C --part-mib P [--checksum CRC32]` is "
-        "`backupnimbus run` with only these S3 settings changed (through build_container's "
-        "`object_store` override and a botocore event hook). Small archive, same moto, "
+        "`backupnimbus run` with only these S3 settings changed (through bootstrap's "
+        "`store` argument and a botocore event hook). Small archive, same moto, "
         "interleaved runs.",
         "",
         "| concurrency | part MiB | ChecksumAlgorithm | wall s (median, min\u2013max) | MB/s "

@@ -374,13 +374,15 @@ def memory_flatness(small: Comparison, large: Comparison) -> Comparison:
 
 _COLD_START = """
 import backupnimbus.entrypoints.lambda_handler
-from backupnimbus.entrypoints.container import config_from_environment
+from backupnimbus.entrypoints.container import bootstrap, config_from_environment
 from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.entrypoints.logging import configure_logging
 from backupnimbus.redaction import Redactor
 config = config_from_environment()
-configure_logging(level=config.log_level, redactor=Redactor(config.secret_values()))
-jobs = Jobs.build(config)
+redactor = Redactor(config.secret_values())
+configure_logging(level=config.log_level, redactor=redactor)
+app = bootstrap(config, redactor=redactor)
+jobs = Jobs(config=app.config, container=app.container)
 """
 _RESOLVE = """
 from backupnimbus.domain.run_backup import RunBackup
@@ -392,7 +394,7 @@ def cold_start(rig: Rig, *, repeat: int) -> list[Comparison]:
     """(d) Import the Lambda handler and build its container, against `import boto3`.
 
     The same work the handler does on its first invocation (configuration from the
-    environment, logging, Jobs.build), in a fresh interpreter each time. A second, informational
+    environment, logging, bootstrap), in a fresh interpreter each time. A second, informational
     row adds resolving RunBackup, which creates the S3 client, against import boto3 plus
     boto3.client('s3'): equal work on both sides.
     """

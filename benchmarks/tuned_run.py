@@ -2,7 +2,7 @@
 
 The tuning sweep measures candidate settings with this instead of editing the core: it is the
 CLI's own path (config from the environment, logging, container, RunBackup) with one port
-replaced through build_container's documented `object_store` override. `--checksum CRC32`
+replaced through bootstrap's typed `store` argument. `--checksum CRC32`
 adds ChecksumAlgorithm to CreateMultipartUpload through a botocore event hook on the client,
 as `aws s3 cp` does, which is what a change to S3ObjectStore.put_stream would do.
 
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     from backupnimbus.domain.run_backup import RunBackup
     from backupnimbus.entrypoints.container import (
         _aws_client,
-        build_container,
+        bootstrap,
         config_from_environment,
     )
     from backupnimbus.entrypoints.logging import configure_logging
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
         part_sizer=PartSizer(initial=args.part_mib * MiB),
         concurrency=args.concurrency,
     )
-    container = build_container(config, object_store=store, retry=retry)
+    container = bootstrap(config, store=store, retry=retry)
     result = container.resolve(RunBackup).run(
         request=BackupRequest(
             name=args.name,

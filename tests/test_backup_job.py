@@ -17,7 +17,7 @@ from backupnimbus.domain.backup_job import BackupJob
 from backupnimbus.domain.models import BackupRequest
 from backupnimbus.domain.retention import RetentionPolicy
 from backupnimbus.entrypoints.config import Config, NotificationConfig
-from backupnimbus.entrypoints.container import build_container
+from backupnimbus.entrypoints.container import bootstrap
 from backupnimbus.errors import BackupNimbusError, DumpFailedError
 from backupnimbus.ports.object_store import StoredObject
 
@@ -40,8 +40,8 @@ def _job(
         ),
         retention=retention or RetentionPolicy(),
     )
-    container = build_container(
-        config, dump_runner=dumps or FakeDumpRunner(), object_store=store,
+    container = bootstrap(
+        config, dump_runner=dumps or FakeDumpRunner(), store=store,
         mailer=mailer, clock=FakeClock(), retry=NO_WAIT,
     )  # fmt: skip
     return container.resolve(BackupJob), store, mailer

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.domain.models import BackupRequest, SourceInfo
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
+from backupnimbus.entrypoints.container import bootstrap
 from backupnimbus.entrypoints.jobs import LAMBDA_MARGIN_S, lambda_budget_s
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
 from backupnimbus.errors import DeadlineExceededError, DumpFailedError
@@ -243,7 +245,7 @@ def test_lambda_deadline_mid_upload_with_a_stalled_part(
     [stall] = faults.set_rules(
         [Rule("UploadPart", (Action.STALL,), calls=frozenset({2}), stall_s=60)]
     )
-    handler = make_handler(env, retry=NO_WAIT)
+    handler = make_handler(env, bootstrap=partial(bootstrap, retry=NO_WAIT))
     remaining_ms = 8_000
     budget = lambda_budget_s(Context(remaining_ms))
     assert budget is not None

@@ -19,7 +19,7 @@ import pytest
 from pymongo import ASCENDING, DESCENDING, MongoClient
 
 from backupnimbus.domain.restore_drill import DrillRequest, RestoreDrill
-from backupnimbus.entrypoints.container import config_from_environment
+from backupnimbus.entrypoints.container import bootstrap, config_from_environment
 from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.errors import DrillFailedError
 from tests.conftest import REGION, REPO, b64, run_cli
@@ -197,7 +197,8 @@ def test_the_sample_catches_a_document_changed_in_the_scratch_copy(
     for name, value in drill_env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("NOTIFICATIONS_ENABLED", "false")
-    jobs = Jobs.build(config_from_environment())
+    app = bootstrap(config_from_environment())
+    jobs = Jobs(config=app.config, container=app.container)
     drill: RestoreDrill = jobs.container.resolve(RestoreDrill)
     changed: list[str] = []
 

@@ -30,7 +30,7 @@ from backupnimbus.adapters.s3 import S3ObjectStore
 from backupnimbus.adapters.s3_parts import PartSizer
 from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.entrypoints.arguments import iso_timestamp
-from backupnimbus.entrypoints.container import config_from_environment
+from backupnimbus.entrypoints.container import bootstrap, config_from_environment
 from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.entrypoints.lambda_events import Invocation
 from backupnimbus.errors import BackupNimbusError
@@ -330,7 +330,8 @@ def proxied_store(proxy: FaultProxy, bucket: str, *, read_timeout: float = 60.0)
 
 
 def backup_in_process(env: Mapping[str, str], store: Any = None, at: str = AT) -> dict[str, Any]:
-    jobs = Jobs.build(config_from_environment(env), retry=NO_WAIT, object_store=store)
+    app = bootstrap(config_from_environment(env), retry=NO_WAIT, store=store)
+    jobs = Jobs(config=app.config, container=app.container)
     return jobs.backup(Invocation(compress=False, timestamp=iso_timestamp(at)))
 
 

@@ -20,7 +20,7 @@ CHILD = textwrap.dedent("""
     from backupnimbus.domain.backup_job import BackupJob
     from backupnimbus.domain.models import BackupRequest
     from backupnimbus.entrypoints.config import Config
-    from backupnimbus.entrypoints.container import build_container
+    from backupnimbus.entrypoints.container import bootstrap
 
     def peak_rss_kib():
         # VmHWM, not getrusage: ru_maxrss carries the parent's peak across fork and exec, so a
@@ -75,8 +75,8 @@ CHILD = textwrap.dedent("""
     from backupnimbus.ports.compressor import DEFAULT_LEVELS, Compression
     algorithm, recipient = sys.argv[1], sys.argv[2]
     config = Config(mongo_uri="mongodb://db/", age_recipients=(recipient,) if recipient else ())
-    job = build_container(config, dump_runner=Dumps(), object_store=store,
-                          clock=FakeClock()).resolve(BackupJob)
+    job = bootstrap(config, dump_runner=Dumps(), store=store,
+                    clock=FakeClock()).resolve(BackupJob)
     compression = Compression(algorithm, DEFAULT_LEVELS[algorithm])
     result = job.run(request=BackupRequest(name="big", compression=compression))
     print(json.dumps({"stored": store.stored, "key": result.backup.manifest.key,

@@ -11,7 +11,7 @@ from backupnimbus.adapters.memory import RecordingMailer
 from backupnimbus.domain.models import BackupResult, Manifest, NotificationOutcome, SourceInfo
 from backupnimbus.domain.notify_outcome import NotifyOutcome, human_size
 from backupnimbus.domain.send_message import SendMessage
-from backupnimbus.entrypoints.container import build_container, config_from_environment
+from backupnimbus.entrypoints.container import bootstrap, config_from_environment
 from backupnimbus.errors import (
     DumpFailedError,
     NotificationFailedError,
@@ -229,7 +229,7 @@ def test_notify_on_success_setting_reaches_the_wired_use_case() -> None:
     config = config_from_environment(environ, require_mongo=False, require_store=False)
     mailer = RecordingMailer()
 
-    notify = build_container(config, mailer=mailer).resolve(NotifyOutcome)
+    notify = bootstrap(config, mailer=mailer).resolve(NotifyOutcome)
     notify.notify(name="orders", result=_result())
     notify.notify(name="orders", error=DumpFailedError("mongodump failed"))
 
@@ -251,7 +251,7 @@ def test_with_notifications_off_no_outcome_is_mailed_and_messages_only_reach_the
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     config = config_from_environment({}, require_mongo=False, require_store=False)
-    container = build_container(config)
+    container = bootstrap(config)
 
     with caplog.at_level(logging.INFO):
         outcome = container.resolve(NotifyOutcome).notify(

@@ -1,17 +1,21 @@
-"""Plugins: a real distribution, built and installed, adds a storage backend the core selects."""
+"""Plugins: real distributions, built and installed, add backends the core selects, replace
+ports whatever the configuration says, and are initialized and closed around every command."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import run_cli
+from backupnimbus.entrypoints.lambda_handler import make_handler
+from tests.conftest import b64, run_cli
 from tests.support.servers import Secantus
 
 PLUGIN_MODULE = '''
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from backupnimbus.adapters.local_store import LocalDirectoryStore
 
@@ -57,7 +62,36 @@ def register(registry):
 '''
 
 
-def _install(tmp_path: Path, name: str, module_source: str) -> Path:
+HOOKED_MODULE = (
+    PLUGIN_MODULE.split("\n\ndef register(registry):")[0]
+    + """
+
+from backupnimbus.ports.mailer import Mailer
+from backupnimbus.ports.object_store import ObjectStore
+
+
+def _event(text):
+    with Path(os.environ["PLUGIN_EVENTS"]).open("a") as events:
+        events.write(text + "\\n")
+
+
+def register(registry):
+    # No STORAGE_BACKEND or MAILER_BACKEND names these: they replace the ports outright.
+    registry.replace(ObjectStore, lambda config: SpoolStore(Path(os.environ["SPOOL_DIR"])))
+    registry.replace(Mailer, lambda config: FileMailer())
+
+
+def initialize(config):
+    _event("initialize " + config.backup_name)
+
+
+def close():
+    _event("close")
+"""
+)
+
+
+def _install(tmp_path: Path, name: str, module_source: str, entry_point: str | None = None) -> Path:
     """Builds the distribution from source and installs it into a target directory."""
     source = tmp_path / f"{name}-src"
     (source / name).mkdir(parents=True)
@@ -73,7 +107,7 @@ def _install(tmp_path: Path, name: str, module_source: str) -> Path:
         version = "1.0"
 
         [project.entry-points."backupnimbus.plugins"]
-        {name} = "{name}:register"
+        {name} = "{entry_point or name + ":register"}"
 
         [tool.setuptools]
         packages = ["{name}"]
@@ -129,6 +163,97 @@ def test_plugin_mailer_is_selected_and_receives_the_outcome(
     [line] = inbox.read_text().splitlines()
     assert line.startswith("[BackupNimbus] Backup succeeded")
     assert result["key"] in line
+
+
+def test_plugin_replaces_the_store_and_the_mailer_and_is_opened_and_closed(
+    tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str, s3: Any,
+    bucket: str,
+) -> None:  # fmt: skip
+    # The entry point names the module: its register, initialize and close are all found.
+    site = _install(tmp_path, "hookplugin", HOOKED_MODULE, entry_point="hookplugin")
+    spool, inbox, events = tmp_path / "spool", tmp_path / "inbox.txt", tmp_path / "events.txt"
+    spool.mkdir()
+    MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(5))
+    # Configured for S3 and SES: without the plugin the backup would land in the bucket, and
+    # the mail would go to SES, which has never verified this sender.
+    env = {**backup_env, "PYTHONPATH": str(site), "NOTIFICATIONS_ENABLED": "true",
+           "NOTIFICATION_SENDER_EMAIL": b64("unverified@example.com"),
+           "NOTIFICATION_RECIPIENTS": b64("ops@example.com"),
+           "SPOOL_DIR": str(spool), "MAIL_FILE": str(inbox), "PLUGIN_EVENTS": str(events),
+           "BACKUP_NAME": "nightly", "MONGODUMP_NS_INCLUDE": f"{database}.*"}  # fmt: skip
+
+    completed = run_cli(["run", "--json"], env)
+
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert (spool / result["key"]).is_file()
+    assert (spool / "ledger.txt").read_text().splitlines() == [
+        result["key"],
+        result["manifest_key"],
+    ]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    assert result["notification"] == {"sent": True, "error": None}
+    [line] = inbox.read_text().splitlines()
+    assert line.startswith("[BackupNimbus] Backup succeeded: nightly")
+    assert result["key"] in line
+    assert events.read_text().splitlines() == ["initialize nightly", "close"]
+
+
+def test_lambda_closes_the_plugins_after_each_invocation(
+    tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    site = _install(tmp_path, "lambdahookplugin", HOOKED_MODULE, entry_point="lambdahookplugin")
+    monkeypatch.syspath_prepend(str(site))
+    spool, events = tmp_path / "spool", tmp_path / "events.txt"
+    spool.mkdir()
+    for name, value in {"SPOOL_DIR": str(spool), "MAIL_FILE": str(tmp_path / "inbox.txt"),
+                        "PLUGIN_EVENTS": str(events)}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(5))
+    handler = make_handler(
+        {**backup_env, "BACKUP_NAME": "nightly", "MONGODUMP_NS_INCLUDE": f"{database}.*"}
+    )
+
+    first = handler({"name": "one"}, None)
+    second = handler({"name": "two"}, None)
+
+    assert (spool / first["key"]).is_file()
+    assert (spool / second["key"]).is_file()
+    # One container for the warm environment, opened and closed around each invocation.
+    assert events.read_text().splitlines() == ["initialize nightly", "close"] * 2
+
+
+def test_plugins_command_lists_what_each_plugin_registers(tmp_path: Path) -> None:
+    hooked = _install(tmp_path, "hookplugin", HOOKED_MODULE, entry_point="hookplugin")
+    spool = _install(tmp_path, "spoolplugin", PLUGIN_MODULE)
+    # No configuration at all: listing needs none.
+    env = {"PYTHONPATH": f"{hooked}{os.pathsep}{spool}"}
+
+    listed = run_cli(["plugins", "--json"], env)
+    text = run_cli(["plugins"], env)
+
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["plugins"] == [
+        {"name": "hookplugin", "entry_point": "hookplugin", "distribution": "hookplugin",
+         "version": "1.0", "storage_backends": [], "mailer_backends": [],
+         "replaces": ["Mailer", "ObjectStore"], "hooks": ["initialize", "close"]},
+        {"name": "spoolplugin", "entry_point": "spoolplugin:register",
+         "distribution": "spoolplugin", "version": "1.0", "storage_backends": ["spool"],
+         "mailer_backends": ["file"], "replaces": [], "hooks": []},
+    ]  # fmt: skip
+    assert text.returncode == 0, text.stderr
+    assert "hookplugin  (hookplugin, hookplugin 1.0)" in text.stdout
+    assert "  replaces: Mailer, ObjectStore" in text.stdout
+    assert "  storage backends: spool" in text.stdout
+
+
+def test_plugins_command_without_plugins_says_so() -> None:
+    listed = run_cli(["plugins"], {})
+
+    assert listed.returncode == 0, listed.stderr
+    assert "No plugins installed" in listed.stdout
+    assert "Built in: storage local, s3; mailer log, ses" in listed.stdout
 
 
 def test_unknown_backend_names_the_installed_ones(backup_env: dict[str, str]) -> None:

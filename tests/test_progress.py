@@ -76,6 +76,27 @@ def test_a_download_of_known_size_shows_percent_time_left_and_binary_units(
     assert " kB" not in seen.screen
 
 
+def test_a_restore_with_target_uri_shows_its_download(
+    backup_env: dict[str, str], secantus: Secantus, database: str
+) -> None:
+    client = MongoClient(secantus.uri)[database]
+    client.things.insert_many({"n": n, "pad": "x" * 200} for n in range(5000))
+    env = {**backup_env, "MONGODUMP_NS_INCLUDE": f"{database}.*"}
+    stored = json.loads(run_cli(["run", "--json"], env).stdout)
+
+    # --target-uri changes the configuration after it is loaded; the bar must survive that.
+    seen = run_on_terminal(
+        ["restore", "--latest", "--target-uri", secantus.uri,
+         "--ns-from", f"{database}.*", "--ns-to", f"{database}_copy.*"],
+        backup_env,
+    )  # fmt: skip
+
+    assert seen.returncode == 0, seen.screen
+    assert re.search(r"download:\s+\d+%\|", seen.screen), seen.screen
+    assert f"/ {binary_size(stored['size'])}" in seen.screen
+    assert MongoClient(secantus.uri)[f"{database}_copy"].things.count_documents({}) == 5000
+
+
 @pytest.fixture
 def root_logging() -> Iterator[None]:
     root = logging.getLogger()

@@ -458,11 +458,11 @@ def test_the_dry_run_document_never_says_deleted() -> None:
 def _job(store: AgedStore, clock: FakeClock, policy: RetentionPolicy) -> BackupJob:
     from backupnimbus.adapters.memory import FakeDumpRunner, RecordingMailer
     from backupnimbus.entrypoints.config import Config
-    from backupnimbus.entrypoints.container import build_container
+    from backupnimbus.entrypoints.container import bootstrap
 
-    container = build_container(
+    container = bootstrap(
         Config(mongo_uri="mongodb://db:27017/", backup_prefix=PREFIX, retention=policy),
-        dump_runner=FakeDumpRunner(), object_store=store,
+        dump_runner=FakeDumpRunner(), store=store,
         mailer=RecordingMailer(), clock=clock,
     )  # fmt: skip
     return container.resolve(BackupJob)

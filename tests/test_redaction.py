@@ -9,6 +9,7 @@ import json
 import logging
 import stat
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.domain.notify_outcome import NotifyOutcome
 from backupnimbus.entrypoints import cli
 from backupnimbus.entrypoints.config import load_config
+from backupnimbus.entrypoints.container import bootstrap
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
 from backupnimbus.entrypoints.logging import configure_logging
 from backupnimbus.errors import BackupNimbusError, DumpFailedError, RestoreFailedError
@@ -171,7 +173,6 @@ def test_logs_mask_secrets_in_messages_arguments_extras_and_tracebacks(
         assert leak not in err
 
 
-@pytest.mark.usefixtures("root_logging")
 def test_the_cli_error_document_is_redacted_as_a_last_line_of_defence(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -179,9 +180,8 @@ def test_the_cli_error_document_is_redacted_as_a_last_line_of_defence(
     error = BackupNimbusError(
         f"mongodump failed on {URI}", details={"stderr_tail": [f"bad password {PASSWORD}"]}
     )
-    configure_logging(level="INFO", redactor=Redactor((URI,)))
 
-    code = cli.fail(error, as_json=True)
+    code = cli.fail(error, as_json=True, redactor=Redactor((URI,)))
 
     out = capsys.readouterr().out
     assert code == 1
@@ -213,7 +213,7 @@ class _BrokenStore:
     ("event", "override", "code"),
     [
         ({"name": "nightly"}, {"dump_runner": _CarelessDumpRunner()}, "DUMP_ERROR"),
-        ({"action": "verify"}, {"object_store": _BrokenStore()}, "BACKUP_ERROR"),
+        ({"action": "verify"}, {"store": _BrokenStore()}, "BACKUP_ERROR"),
     ],
     ids=["known error", "unexpected exception"],
 )
@@ -222,7 +222,7 @@ def test_the_lambda_error_document_is_redacted(
 ) -> None:
     environ = {"MONGO_URI": b64(URI), "STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(tmp_path),
                "LOG_LEVEL": "ERROR"}  # fmt: skip
-    handler = make_handler(environ, **override)
+    handler = make_handler(environ, bootstrap=partial(bootstrap, **override))
 
     with pytest.raises(InvocationFailedError) as caught:
         handler(event, None)

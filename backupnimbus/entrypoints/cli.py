@@ -12,18 +12,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from backupnimbus import __version__
+from backupnimbus.entrypoints.bootstrap import Session
 from backupnimbus.errors import BackupNimbusError, DeadlineExceededError, UsageInvalidError
-
-if TYPE_CHECKING:
-    from backupnimbus.redaction import Redactor
+from backupnimbus.redaction import Redactor
 
 log = logging.getLogger("backupnimbus.cli")
 
 # Imported lazily by name so that `backupnimbus run` never pays for the others' imports.
-COMMANDS = ("run", "prune", "notify", "list", "verify", "restore", "drill", "check")
+COMMANDS = ("run", "prune", "notify", "list", "verify", "restore", "drill", "check", "plugins")
 
 
 # Whether the command line asks for --json, known before argparse has understood it: a usage
@@ -42,21 +41,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         _json_wanted.reset(token)
     as_json = getattr(args, "json", False)
-    command: Callable[[argparse.Namespace], dict[str, Any]] = args.command
+    command: Callable[[argparse.Namespace, Session], dict[str, Any]] = args.command
+    session = Session.for_terminal()
+    try:
+        return _run(command, args, session, as_json=as_json)
+    finally:
+        session.close()
+
+
+def _run(
+    command: Callable[[argparse.Namespace, Session], dict[str, Any]],
+    args: argparse.Namespace,
+    session: Session,
+    *,
+    as_json: bool,
+) -> int:
+    # Whatever a command returns or raises passes the same redactor as the logs, with the
+    # configured secrets, before it is printed: the last line of defence.
     try:
         with _sigterm_interrupts():
-            document = command(args)
+            document = command(args, session)
     except BackupNimbusError as error:
-        return fail(error, as_json=as_json)
+        return fail(error, as_json=as_json, redactor=session.redactor)
     except KeyboardInterrupt:
-        return fail(BackupNimbusError("Interrupted"), as_json=as_json)
+        return fail(BackupNimbusError("Interrupted"), as_json=as_json, redactor=session.redactor)
     except Exception as error:  # the last line of defence: users never see a traceback
         log.debug("unexpected failure", exc_info=True)
         wrapped = BackupNimbusError(
             f"Unexpected failure: {type(error).__name__}", details={"type": type(error).__name__}
         )
-        return fail(wrapped, as_json=as_json)
-    document = _redactor().redact_document(document)
+        return fail(wrapped, as_json=as_json, redactor=session.redactor)
+    document = session.redactor.redact_document(document)
     if as_json:
         print(json.dumps(document, sort_keys=True))
     else:
@@ -88,12 +103,13 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
     )
 
 
-def fail(error: BackupNimbusError, *, as_json: bool) -> int:
+def fail(error: BackupNimbusError, *, as_json: bool, redactor: Redactor | None = None) -> int:
     """Prints the error (stdout with --json, else stderr); returns the exit code.
 
     A person at a terminal reads `Error [CODE]: message` and the details one per line; --json
-    and anything that is not a terminal (a pipe, a log collector) get the JSON document."""
-    document = _redactor().redact_document(error.to_document())
+    and anything that is not a terminal (a pipe, a log collector) get the JSON document.
+    `redactor`: the command's, once its configuration is loaded; else URI passwords only."""
+    document = (redactor or Redactor()).redact_document(error.to_document())
     if as_json:
         print(json.dumps(document, sort_keys=True))
     elif sys.stderr.isatty():
@@ -126,14 +142,6 @@ def error_text(error: dict[str, Any]) -> str:
 
 def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-def _redactor() -> Redactor:
-    # The last line of defence: whatever a command returns or raises passes the same redactor
-    # as the logs, with the configured secrets, before it is printed.
-    from backupnimbus.entrypoints.logging import current_redactor
-
-    return current_redactor()
 
 
 def _asks_for_json(argv: Sequence[str]) -> bool:

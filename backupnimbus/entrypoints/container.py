@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
+import attrs
 import punq
 
 from backupnimbus import __version__
@@ -29,7 +30,15 @@ from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.send_message import SendMessage
 from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
 from backupnimbus.entrypoints.config import Config, load_config
-from backupnimbus.entrypoints.plugins import PluginRegistry, load_plugins, select_backend
+from backupnimbus.entrypoints.plugins import (
+    BackendFactory,
+    Plugin,
+    PluginRegistry,
+    close_plugins,
+    initialize_plugins,
+    load_plugins,
+    select_backend,
+)
 from backupnimbus.ports.archive_restorer import ArchiveRestorer
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
@@ -42,8 +51,6 @@ from backupnimbus.ports.object_store import ObjectStore
 from backupnimbus.ports.scratch_target import ScratchTarget
 from backupnimbus.ports.secret_source import SecretSource
 from backupnimbus.redaction import Redactor
-
-PORT_OVERRIDES = ("clock", "dump_runner", "object_store", "retry", "mailer", "archive_restorer")
 
 
 def read_environment(*, dotenv_path: str | os.PathLike[str] = ".env") -> dict[str, str]:
@@ -115,71 +122,75 @@ def _reference_access(environ: Mapping[str, str]) -> Config:
     return load_config(access, secrets=Base64EnvSecrets(access), require_mongo=False)
 
 
-def build_container(
-    config: Config, *, progress: TextIO | None = None, **overrides: Any
-) -> punq.Container:
-    """Wires the use cases for `config`; `overrides` replace ports by name (see PORT_OVERRIDES).
+@attrs.define
+class App:
+    """A configuration wired to its use cases: the container, the one redactor that masks
+    logs, documents and mails alike, and the installed plugins, to close when done."""
 
-    `progress`: a terminal to show transfer progress on; None keeps quiet.
+    config: Config
+    container: punq.Container
+    redactor: Redactor
+    plugins: tuple[Plugin, ...] = ()
+    _open: bool = attrs.field(default=False, init=False)
+
+    def resolve(self, service: type[T]) -> T:
+        resolved: T = self.container.resolve(service)
+        return resolved
+
+    def open(self) -> None:
+        """Runs the plugins' `initialize(config)` hooks, once until the next close."""
+        if not self._open:
+            initialize_plugins(self.plugins, self.config)
+            self._open = True
+
+    def close(self) -> None:
+        """Runs the plugins' `close()` hooks; the app may be opened again (a warm Lambda)."""
+        if self._open:
+            self._open = False
+            close_plugins(self.plugins)
+
+
+def bootstrap(
+    config: Config,
+    *,
+    redactor: Redactor | None = None,
+    progress: TextIO | None = None,
+    clock: Clock | None = None,
+    dump_runner: DumpRunner | None = None,
+    store: ObjectStore | None = None,
+    mailer: Mailer | None = None,
+    archive_restorer: ArchiveRestorer | None = None,
+    retry: RetryPolicy | None = None,
+) -> App:
+    """The composition root: wires the use cases for `config`, loads the plugins last (so that
+    they can replace any port), then applies the ports given here, which win over both.
+
+    Args:
+        redactor: the one redactor of this run (default: one for `config`'s secrets).
+        progress: a terminal to show transfer progress on; None keeps quiet.
     """
-    unknown = set(overrides) - set(PORT_OVERRIDES)
-    if unknown:
-        raise TypeError(f"unknown overrides: {sorted(unknown)}")
+    redactor = redactor or Redactor(config.secret_values())
+    retry = retry or RetryPolicy()
     container = punq.Container()
-    redactor = Redactor(config.secret_values())
-    retry = overrides.get("retry") or RetryPolicy()
     container.register(Config, instance=config)
     container.register(Redactor, instance=redactor)
     container.register(RetryPolicy, instance=retry)
-    container.register(Clock, instance=overrides.get("clock") or SystemClock())
-    _register_port(container, DumpRunner, overrides.get("dump_runner"),
-                   lambda: _mongodump(config, redactor, retry))  # fmt: skip
-    plugins = load_plugins(PluginRegistry(container))
-    storage = select_backend(
-        "storage",
-        "STORAGE_BACKEND",
-        config.storage_backend or ("s3" if config.bucket else "local"),
-        {"s3": lambda c: _s3_store(c, retry), "local": _local_store, **plugins.storage_backends},
-    )
-    # The store itself, unwrapped: the progress bar wraps reads and writes only, not locks.
-    _register_port(container, _STORE, overrides.get("object_store"), lambda: storage(config))
-    _register_port(container, ObjectStore, None,
-                   lambda: _with_progress(container.resolve(_STORE), progress))  # fmt: skip
-    container.register(
-        _LOCKING, factory=lambda: _locking(config, container.resolve(_STORE)),
-        scope=punq.Scope.singleton,
-    )  # fmt: skip
-    mailer = select_backend(
-        "mailer",
-        "MAILER_BACKEND",
-        config.mailer_backend or ("ses" if config.notifications.enabled else "log"),
-        {"ses": lambda c: _ses_mailer(c, redactor, retry), "log": _log_mailer,
-         **plugins.mailer_backends},
-    )  # fmt: skip
-    _register_port(container, Mailer, overrides.get("mailer"), lambda: mailer(config))
-    container.register(ArchiveCipher, factory=lambda: _cipher(config), scope=punq.Scope.singleton)
+    container.register(Clock, instance=SystemClock())
+    _singleton(container, DumpRunner, _mongodump, config=config, redactor=redactor, retry=retry)
+    builtin_stores = {"s3": lambda c: _s3_store(c, retry), "local": _local_store}
+    builtin_mailers = {"ses": lambda c: _ses_mailer(c, redactor, retry), "log": _log_mailer}
+    registry = PluginRegistry(container=container)
+    # Registered lazily: a command that needs no store never builds one (or fails on one).
+    _singleton(container, _STORE, lambda: _select_store(config, registry, builtin_stores)(config))
+    # The progress bar wraps reads and writes only; locks go to the store itself.
+    _singleton(container, ObjectStore, lambda: _with_progress(container.resolve(_STORE), progress))
+    _singleton(container, OptionalLocking, lambda: _locking(config, container.resolve(_STORE)))
+    _singleton(container, OptionalLocks, lambda: _locks_of(container.resolve(OptionalLocking)))
+    _singleton(container, Mailer, lambda: _select_mailer(config, registry, builtin_mailers)(config))
+    _singleton(container, ArchiveCipher, _cipher, config=config)
     container.register(StreamCompressor, instance=FastCompressor(threads=usable_cpus()))
-    container.register(
-        NotifyOutcome,
-        factory=lambda: NotifyOutcome(
-            mailer=container.resolve(Mailer),
-            redactor=redactor,
-            # Off means off: no outcome claims a mail was sent when it only reached the log.
-            on_success=config.notifications.enabled and config.notifications.on_success,
-            on_failure=config.notifications.enabled and config.notifications.on_failure,
-            store=_store_name(config),
-        ),
-    )
-    container.register(SendMessage)
-    container.register(
-        BackupJob,
-        factory=lambda: BackupJob(
-            backup=container.resolve(RunBackup),
-            notify=container.resolve(NotifyOutcome),
-            prune=container.resolve(PruneBackups),
-            retention=config.retention,
-        ),
-    )
+    _singleton(container, ArchiveRestorer, _mongorestore, config=config, redactor=redactor)
+    _singleton(container, ScratchTarget, _scratch_target, config=config, redactor=redactor)
     container.register(
         BackupSettings,
         instance=BackupSettings(
@@ -190,87 +201,68 @@ def build_container(
             allow_empty=config.allow_empty_backup,
         ),
     )
+    # The use cases: punq fills each one's ports by their annotations.
+    mail = config.notifications
+    container.register(RunBackup)
+    container.register(ListBackups, prefix=config.backup_prefix)
+    container.register(PruneBackups)
+    # Off means off: no outcome claims a mail was sent when it only reached the log.
+    on_success = mail.enabled and mail.on_success
+    on_failure = mail.enabled and mail.on_failure
     container.register(
-        RunBackup,
-        factory=lambda: RunBackup(
-            dumps=container.resolve(DumpRunner),
-            store=container.resolve(ObjectStore),
-            clock=container.resolve(Clock),
-            settings=container.resolve(BackupSettings),
-            compressor=container.resolve(StreamCompressor),
-            cipher=container.resolve(ArchiveCipher),
-            locking=container.resolve(_LOCKING),
-        ),
+        NotifyOutcome, on_success=on_success, on_failure=on_failure, store=_store_name(config)
     )
-    container.register(
-        ListBackups,
-        factory=lambda: ListBackups(
-            store=container.resolve(ObjectStore),
-            prefix=config.backup_prefix,
-            locks=_locks_of(container.resolve(_LOCKING)),
-        ),
-    )
+    container.register(BackupJob, retention=config.retention)
+    container.register(SendMessage)
     container.register(VerifyBackup)
     container.register(VerifyFile)
-    _register_port(container, ArchiveRestorer, overrides.get("archive_restorer"),
-                   lambda: _mongorestore(config, redactor))  # fmt: skip
-    container.register(
-        RestoreBackup,
-        factory=lambda: RestoreBackup(
-            store=container.resolve(ObjectStore),
-            backups=container.resolve(ListBackups),
-            restorer=container.resolve(ArchiveRestorer),
-            compressor=container.resolve(StreamCompressor),
-            cipher=container.resolve(ArchiveCipher),
-        ),
-    )
-    container.register(ScratchTarget, factory=lambda: _scratch_target(config, redactor),
-                       scope=punq.Scope.singleton)  # fmt: skip
-    container.register(
+    container.register(RestoreBackup)
+    container.register(RestoreDrill, factory=lambda: container.instantiate(
         RestoreDrill,
-        factory=lambda: RestoreDrill(
-            store=container.resolve(ObjectStore),
-            backups=container.resolve(ListBackups),
-            verify=container.resolve(VerifyBackup),
-            # Its own restorer: a drill writes to DRILL_TARGET_URI, a restore elsewhere.
-            restore=RestoreBackup(
-                store=container.resolve(ObjectStore),
-                backups=container.resolve(ListBackups),
-                restorer=overrides.get("archive_restorer")
-                or _mongorestore(config, redactor, uri=_drill_uri(config)),
-                compressor=container.resolve(StreamCompressor),
-                cipher=container.resolve(ArchiveCipher),
-            ),
-            target=container.resolve(ScratchTarget),
-            clock=container.resolve(Clock),
-            mailer=container.resolve(Mailer),
-            redactor=redactor,
-            mail_on_success=config.notifications.enabled and config.notifications.on_success,
-            mail_on_failure=config.notifications.enabled and config.notifications.on_failure,
-            source_hosts=config.source_info().hosts,
-            allow_source=config.drill_allow_source,
-        ),
-    )
-    container.register(
-        PruneBackups,
-        factory=lambda: PruneBackups(
-            list_backups=container.resolve(ListBackups),
-            store=container.resolve(ObjectStore),
-            clock=container.resolve(Clock),
-            locking=container.resolve(_LOCKING),
-        ),
-    )
-    return container
+        # Its own restorer: a drill writes to DRILL_TARGET_URI, a restore elsewhere.
+        restore=container.instantiate(RestoreBackup, restorer=archive_restorer
+                                      or _mongorestore(config, redactor, uri=_drill_uri(config))),
+        mail_on_success=on_success,
+        mail_on_failure=on_failure,
+        source_hosts=config.source_info().hosts,
+        allow_source=config.drill_allow_source,
+    ))  # fmt: skip
 
+    plugins = load_plugins(registry)
+    # Named now, with the plugins' names known: a backend that does not exist fails every
+    # command, not only those that reach the store or the mailer.
+    _select_store(config, registry, builtin_stores)
+    _select_mailer(config, registry, builtin_mailers)
+    for port, factory in registry.replacements.items():
+        # A store replaced by a plugin is still wrapped (progress) and locked like a built-in.
+        key = _STORE if port is ObjectStore else port
+        _singleton(container, key, lambda factory=factory: factory(config))
+
+    given: dict[Any, object | None] = {
+        Clock: clock, DumpRunner: dump_runner, _STORE: store, Mailer: mailer,
+        ArchiveRestorer: archive_restorer,
+    }  # fmt: skip
+    for key, port in given.items():
+        if port is not None:
+            container.register(key, instance=port)
+    app = App(config=config, container=container, redactor=redactor, plugins=plugins)
+    app.open()
+    return app
+
+
+T = TypeVar("T")
+
+OptionalLocking = Locking | None
+OptionalLocks = ObjectLocks | None
+"""Keys of the Object Lock services, as the use cases annotate them: None when not locked."""
 
 _STORE = "unwrapped_store"
-_LOCKING = "locking"
-"""Keys of services with no type of their own (punq accepts strings)."""
+"""The store as configured (or replaced), before the progress bar wraps it."""
 
 
 def locking_of(container: punq.Container) -> Locking | None:
     """The Object Lock policy and the store's locks, or None when backups are not locked."""
-    locking: Locking | None = container.resolve(_LOCKING)
+    locking: Locking | None = container.resolve(OptionalLocking)
     return locking
 
 
@@ -304,11 +296,24 @@ def _store_name(config: Config) -> str:
     return f"{store['backend']} {store['location']}"
 
 
-def _register_port(container: punq.Container, port: Any, override: Any, factory: Any) -> None:
-    if override is not None:
-        container.register(port, instance=override)
-    else:
-        container.register(port, factory=factory, scope=punq.Scope.singleton)
+def _singleton(container: punq.Container, key: Any, factory: Any, **arguments: Any) -> None:
+    container.register(key, factory=factory, scope=punq.Scope.singleton, **arguments)
+
+
+def _select_store(
+    config: Config, registry: PluginRegistry, builtin: dict[str, BackendFactory]
+) -> BackendFactory:
+    wanted = config.storage_backend or ("s3" if config.bucket else "local")
+    stores = {**builtin, **registry.storage_backends}
+    return select_backend("storage", "STORAGE_BACKEND", wanted, stores)
+
+
+def _select_mailer(
+    config: Config, registry: PluginRegistry, builtin: dict[str, BackendFactory]
+) -> BackendFactory:
+    wanted = config.mailer_backend or ("ses" if config.notifications.enabled else "log")
+    mailers = {**builtin, **registry.mailer_backends}
+    return select_backend("mailer", "MAILER_BACKEND", wanted, mailers)
 
 
 def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRunner:
@@ -461,7 +466,7 @@ def build_setup_check(container: punq.Container, *, timeout_s: float) -> CheckSe
         checks.append(hc.StoreListingCheck(store=store, prefix=config.backup_prefix,
                                            description=f"{backend} store"))  # fmt: skip
     if config.object_lock_mode is not None:
-        checks.append(hc.ObjectLockCheck(locking=lambda: container.resolve(_LOCKING)))
+        checks.append(hc.ObjectLockCheck(locking=lambda: container.resolve(OptionalLocking)))
     if config.notifications.enabled and config.notifications.sender:
         ses = _aws_client("ses", config)
         checks.append(hc.SesSenderCheck(client=ses, sender=config.notifications.sender))

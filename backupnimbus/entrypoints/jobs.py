@@ -30,13 +30,7 @@ def lambda_budget_s(context: Any) -> float | None:
 class Jobs:
     config: Config
     container: Any
-    """The punq container from build_container."""
-
-    @classmethod
-    def build(cls, config: Config, **overrides: Any) -> Jobs:
-        from backupnimbus.entrypoints.container import build_container
-
-        return cls(config=config, container=build_container(config, **overrides))
+    """The punq container from container.bootstrap."""
 
     def invoke(self, invocation: Invocation, context: Any = None) -> dict[str, Any]:
         if invocation.action == "verify":

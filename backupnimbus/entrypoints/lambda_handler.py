@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from backupnimbus.errors import BackupNimbusError
 
 if TYPE_CHECKING:
+    from backupnimbus.entrypoints.config import Config
+    from backupnimbus.entrypoints.container import App
     from backupnimbus.redaction import Redactor
 
 
@@ -29,17 +31,34 @@ class InvocationFailedError(Exception):
 Handler = Callable[[Any, LambdaContext | None], dict[str, Any]]
 
 
-def make_handler(environ: Mapping[str, str] | None = None, **overrides: Any) -> Handler:
+class Bootstrap(Protocol):
+    """Builds the app for a configuration (default: container.bootstrap); tests give it ports."""
+
+    def __call__(self, config: Config, *, redactor: Redactor) -> App: ...
+
+
+def make_handler(
+    environ: Mapping[str, str] | None = None, *, bootstrap: Bootstrap | None = None
+) -> Handler:
     """Returns a handler bound to `environ` (default: the process environment at first call)."""
-    state: dict[str, Any] = {}
+    state: dict[str, App] = {}
 
     def handle(event: Any, context: LambdaContext | None = None) -> dict[str, Any]:
         try:
             if "app" not in state:
-                state["app"] = _build(environ, overrides)
+                state["app"] = _build(environ, bootstrap)
+            app = state["app"]
+            from backupnimbus.entrypoints.jobs import Jobs
             from backupnimbus.entrypoints.lambda_events import parse_event
 
-            document = state["app"].invoke(parse_event(event), context)
+            app.open()
+            try:
+                document = Jobs(config=app.config, container=app.container).invoke(
+                    parse_event(event), context
+                )
+            finally:
+                # The environment may be frozen, or never invoked again: plugins close now.
+                app.close()
             redacted: dict[str, Any] = _redactor(state).redact_document(document)
             return redacted
         except BackupNimbusError as error:
@@ -56,28 +75,24 @@ def make_handler(environ: Mapping[str, str] | None = None, **overrides: Any) -> 
     return handle
 
 
-def _redactor(state: Mapping[str, Any]) -> Redactor:
-    # The last line of defence for what Lambda returns, logs and alarms on: the configured
-    # secrets once the configuration is loaded, URI passwords always.
+def _redactor(state: Mapping[str, App]) -> Redactor:
+    # The last line of defence for what Lambda returns, logs and alarms on: the app's redactor
+    # once the configuration is loaded, URI passwords always.
     from backupnimbus.redaction import Redactor
 
     app = state.get("app")
-    return Redactor(app.config.secret_values()) if app is not None else Redactor()
+    return app.redactor if app is not None else Redactor()
 
 
-def _build(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> Any:
-    from backupnimbus.entrypoints.container import config_from_environment
-    from backupnimbus.entrypoints.jobs import Jobs
+def _build(environ: Mapping[str, str] | None, bootstrap: Bootstrap | None) -> App:
+    from backupnimbus.entrypoints import container
     from backupnimbus.entrypoints.logging import configure_logging
     from backupnimbus.redaction import Redactor
 
-    config = config_from_environment(environ)
-    configure_logging(
-        level=config.log_level,
-        redactor=Redactor(config.secret_values()),
-        log_format=config.log_format,
-    )
-    return Jobs.build(config, **overrides)
+    config = container.config_from_environment(environ)
+    redactor = Redactor(config.secret_values())
+    configure_logging(level=config.log_level, redactor=redactor, log_format=config.log_format)
+    return (bootstrap or container.bootstrap)(config, redactor=redactor)
 
 
 def handler(event: Any, context: LambdaContext | None = None) -> dict[str, Any]:

@@ -141,13 +141,3 @@ def configure_logging(*, level: str, redactor: Redactor, log_format: str | None 
     # boto's own chatter would drown the backup's story, and may echo request details.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
-def current_redactor() -> Redactor:
-    """The redactor configure_logging installed, for what is printed beside the logs (the CLI's
-    documents); before logging is configured, one that masks URI passwords only."""
-    for handler in logging.getLogger().handlers:
-        for installed in handler.filters:
-            if isinstance(installed, RedactingFilter):
-                return installed.redactor
-    return Redactor()

@@ -36,7 +36,7 @@ def _demo() -> int:
     from backupnimbus.domain.run_backup import RunBackup
     from backupnimbus.domain.verify_backup import VerifyBackup
     from backupnimbus.entrypoints.container import (
-        build_container,
+        bootstrap,
         config_from_environment,
         read_environment,
     )
@@ -53,20 +53,23 @@ def _demo() -> int:
     with _secantus() as uri:
         _load_sample(uri)
         environ["MONGO_URI"] = _b64(uri)
+        redactor = Redactor()  # URI passwords, until the configuration names its secrets
         try:
             config = config_from_environment(environ)
+            redactor = Redactor(config.secret_values())
             configure_logging(
-                level=config.log_level,
-                redactor=Redactor(config.secret_values()),
-                log_format=config.log_format,
+                level=config.log_level, redactor=redactor, log_format=config.log_format
             )
-            container = build_container(config)
-            result = container.resolve(RunBackup).run(
-                request=BackupRequest(name="demo", compression=config.backup_compression)
-            )
-            report = container.resolve(VerifyBackup).run(key=result.manifest.key)
+            app = bootstrap(config, redactor=redactor)
+            try:
+                result = app.resolve(RunBackup).run(
+                    request=BackupRequest(name="demo", compression=config.backup_compression)
+                )
+                report = app.resolve(VerifyBackup).run(key=result.manifest.key)
+            finally:
+                app.close()
         except BackupNimbusError as error:
-            print(json.dumps(error.to_document()), file=sys.stderr)
+            print(json.dumps(redactor.redact_document(error.to_document())), file=sys.stderr)
             return error.exit_code
     root = Path(config.local_backup_dir)
     print(f"Archive:  {(root / result.manifest.key).resolve()}")

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 def register(commands: Any) -> None:
@@ -19,11 +22,10 @@ def register(commands: Any) -> None:
     parser.set_defaults(command=check, render=render)
 
 
-def check(args: argparse.Namespace) -> dict[str, Any]:
-    from backupnimbus.entrypoints.bootstrap import bootstrap
+def check(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.entrypoints.container import build_setup_check
 
-    _, container = bootstrap()
+    _, container = session.start()
     outcomes = build_setup_check(container, timeout_s=args.timeout).run()
     failed = [o.name for o in outcomes if not o.ok]
     # A check that failed on the configuration (a bucket without Object Lock) needs a change,

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from backupnimbus.domain.restore_drill import DrillResult
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 def register(commands: Any) -> None:
@@ -37,11 +38,10 @@ def register(commands: Any) -> None:
     parser.set_defaults(command=drill, render=render)
 
 
-def drill(args: argparse.Namespace) -> dict[str, Any]:
-    from backupnimbus.entrypoints.bootstrap import bootstrap
+def drill(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.entrypoints.jobs import Jobs
 
-    config, container = bootstrap(require_mongo=False, require_store=True)
+    config, container = session.start(require_mongo=False, require_store=True)
     jobs = Jobs(config=config, container=container)
     return jobs.drill(
         name=args.name or config.backup_name,

@@ -7,6 +7,7 @@ from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.list_backups import BackupRecord
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 def register(commands: Any) -> None:
@@ -23,13 +24,12 @@ def register(commands: Any) -> None:
     parser.set_defaults(command=list_backups, render=render)
 
 
-def list_backups(args: argparse.Namespace) -> dict[str, Any]:
+def list_backups(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.documents import store_document
 
-    config, container = bootstrap(require_mongo=False)
+    config, container = session.start(require_mongo=False)
     name = selected_set(args, config)
     records = container.resolve(ListBackups).run(name=name)
     return {

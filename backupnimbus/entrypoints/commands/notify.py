@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backupnimbus.errors import ConfigInvalidError
+
+if TYPE_CHECKING:
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 def register(commands: Any) -> None:
@@ -24,11 +27,10 @@ def register(commands: Any) -> None:
     parser.set_defaults(command=notify, render=render)
 
 
-def notify(args: argparse.Namespace) -> dict[str, Any]:
+def notify(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.send_message import SendMessage
-    from backupnimbus.entrypoints.bootstrap import bootstrap
 
-    config, container = bootstrap(require_mongo=False, require_store=False)
+    config, container = session.start(require_mongo=False, require_store=False)
     settings = config.notifications
     problems = []
     # With notifications off the container mails into the log; a command that promises an

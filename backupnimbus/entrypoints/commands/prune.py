@@ -8,6 +8,7 @@ from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.prune_backups import PruneResult
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 _HELP = {
@@ -44,13 +45,12 @@ def keep_count(value: str) -> int:
     return int(value)
 
 
-def prune(args: argparse.Namespace) -> dict[str, Any]:
+def prune(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.prune_backups import PruneBackups
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.documents import store_document
 
-    config, container = bootstrap(require_mongo=False)
+    config, container = session.start(require_mongo=False)
     name = selected_set(args, config)
     result = container.resolve(PruneBackups).run(
         policy=policy_from(args, default=config.retention),

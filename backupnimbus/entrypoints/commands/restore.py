@@ -7,6 +7,7 @@ from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.restore_backup import RestoreResult
+    from backupnimbus.entrypoints.bootstrap import Session
 
 _URI_SCHEMES = ("mongodb://", "mongodb+srv://")
 
@@ -39,31 +40,21 @@ def register(commands: Any) -> None:
     parser.set_defaults(command=restore, render=render)
 
 
-def restore(args: argparse.Namespace) -> dict[str, Any]:
-    import attrs
-
+def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.bootstrap import bootstrap
-    from backupnimbus.entrypoints.container import build_container
     from backupnimbus.entrypoints.documents import store_document
-    from backupnimbus.entrypoints.logging import configure_logging
     from backupnimbus.errors import UsageInvalidError
     from backupnimbus.ports.archive_restorer import RestoreOptions
-    from backupnimbus.redaction import Redactor
 
-    config, container = bootstrap(require_mongo=False, require_store=args.file is None)
-    if args.target_uri is not None:
-        if not args.target_uri.startswith(_URI_SCHEMES):
-            raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
-        config = attrs.evolve(config, restore_target_uri=args.target_uri)
-        configure_logging(
-            level=config.log_level,
-            redactor=Redactor(config.secret_values()),
-            log_format=config.log_format,
-        )
-        container = build_container(config)
-    elif config.restore_target_uri is None:
+    if args.target_uri is not None and not args.target_uri.startswith(_URI_SCHEMES):
+        raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
+    # The target URI is part of the configuration, so its password is one of the secrets the
+    # logs and the output mask.
+    config, container = session.start(
+        require_mongo=False, require_store=args.file is None, restore_target_uri=args.target_uri
+    )
+    if config.restore_target_uri is None:
         raise UsageInvalidError(
             ["no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
              "(keeps the password out of `ps`) or give --target-uri URI"]

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backupnimbus.entrypoints.arguments import backup_name, iso_timestamp
 from backupnimbus.ports.compressor import ALGORITHMS
+
+if TYPE_CHECKING:
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 def register(commands: Any) -> None:
@@ -43,12 +46,11 @@ def seconds(value: str) -> float:
     return parsed
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from backupnimbus.entrypoints.bootstrap import bootstrap
+def run(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.entrypoints.jobs import Jobs
     from backupnimbus.entrypoints.lambda_events import Invocation
 
-    config, container = bootstrap()
+    config, container = session.start()
     invocation = Invocation(
         name=args.name,
         compress=False if args.no_compress else None,

@@ -8,6 +8,7 @@ from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifyFile
+    from backupnimbus.entrypoints.bootstrap import Session
 
 
 def register(commands: Any) -> None:
@@ -34,17 +35,16 @@ def register(commands: Any) -> None:
     parser.set_defaults(command=verify, render=render)
 
 
-def verify(args: argparse.Namespace) -> dict[str, Any]:
+def verify(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups, latest_complete
     from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.bootstrap import bootstrap
     from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.errors import UsageInvalidError
 
     if args.key is None and not args.latest and args.file is None:
         raise UsageInvalidError(["verify needs a KEY, --latest or --file PATH"])
-    config, container = bootstrap(require_mongo=False, require_store=args.file is None)
+    config, container = session.start(require_mongo=False, require_store=args.file is None)
     if args.file is not None:
         return _verify_file(args.file, container.resolve(VerifyFile))
     key = args.key

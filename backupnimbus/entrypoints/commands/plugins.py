@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backupnimbus.entrypoints.bootstrap import Session
+
+BUILTIN = {"storage_backends": ["local", "s3"], "mailer_backends": ["log", "ses"]}
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "plugins",
+        help="list the installed plugins and what they register",
+        description="Loads every `backupnimbus.plugins` entry point, as a command would, and "
+        "lists the backends each adds (for STORAGE_BACKEND / MAILER_BACKEND), the ports it "
+        "replaces, and its hooks. Needs no configuration. A plugin that fails to load exits 2.",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.set_defaults(command=plugins, render=render)
+
+
+def plugins(args: argparse.Namespace, session: Session) -> dict[str, Any]:
+    from backupnimbus.entrypoints.plugins import PluginRegistry, load_plugins
+
+    # Registering only records factories; nothing is built, so no configuration is needed.
+    installed = load_plugins(PluginRegistry())
+    return {"plugins": [plugin.document() for plugin in installed], "builtin": BUILTIN}
+
+
+def render(document: dict[str, Any]) -> str:
+    lines = []
+    for plugin in document["plugins"]:
+        origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else ""
+        lines.append(
+            f"{plugin['name']}  ({plugin['entry_point']}{', ' + origin if origin else ''})"
+        )
+        for label, key in (("storage backends", "storage_backends"),
+                           ("mailer backends", "mailer_backends"),
+                           ("replaces", "replaces"), ("hooks", "hooks")):  # fmt: skip
+            if plugin[key]:
+                lines.append(f"  {label}: {', '.join(plugin[key])}")
+    if not lines:
+        lines.append("No plugins installed (entry-point group backupnimbus.plugins).")
+    builtin = document["builtin"]
+    lines.append(
+        f"Built in: storage {', '.join(builtin['storage_backends'])}; "
+        f"mailer {', '.join(builtin['mailer_backends'])}"
+    )
+    return "\n".join(lines)
