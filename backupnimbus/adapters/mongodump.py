@@ -108,8 +108,10 @@ class MongodumpRunner:
 
         stream = self._retry.call(
             attempt,
-            is_transient=lambda exc: isinstance(exc, _DumpNotStartedError)
-            or (isinstance(exc, ReplicaSetProbeError) and exc.transient),
+            is_transient=lambda exc: (
+                isinstance(exc, _DumpNotStartedError)
+                or (isinstance(exc, ReplicaSetProbeError) and exc.transient)
+            ),
             log=log,
             what="mongodump",
             stop=stop,
