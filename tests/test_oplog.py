@@ -28,6 +28,7 @@ from backupnimbus.domain.models import Manifest, SourceInfo
 from backupnimbus.domain.oplog import OplogTimestamp, OplogWindow
 from tests.conftest import b64, run_cli
 from tests.support.servers import Secantus, start_secantus
+from tests.support.testdata import TESTDATA
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -241,3 +242,20 @@ def test_oplog_replay_reaches_mongorestore_and_secantus_has_no_applyops(
     error = json.loads(replayed.stdout)["error"]
     assert error["code"] == "RESTORE_ERROR"
     assert "applyOps" in error["message"]
+
+
+def test_oplog_replay_with_includes_is_refused_before_the_target_is_reached(
+    tmp_path: Path,
+) -> None:
+    archive = TESTDATA / "mongo-tools" / "mongorestore__dump-w-oplog.archive"
+    # Nothing listens on port 1: reaching mongorestore would end as a RESTORE_ERROR.
+    env = {"RESTORE_TARGET_URI": b64("mongodb://127.0.0.1:1/"), "STORAGE_BACKEND": "local",
+           "LOCAL_BACKUP_DIR": str(tmp_path)}  # fmt: skip
+
+    completed = run_cli(["restore", "--file", str(archive), "--oplog-replay",
+                         "--ns-include", "test.*", "--json"], env)  # fmt: skip
+
+    assert completed.returncode == 2, completed.stderr
+    error = json.loads(completed.stdout)["error"]
+    assert error["code"] == "CONFIG_ERROR"
+    assert "--oplog-replay cannot be combined with --ns-include" in error["message"]
