@@ -22,12 +22,17 @@ import bson
 import pytest
 from pymongo import MongoClient
 
+from backupnimbus.adapters.mongodump import MongodumpRunner
+from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.domain.archive import read_archive
 from backupnimbus.domain.manifest_codec import decode_manifest, encode_manifest
 from backupnimbus.domain.models import Manifest, SourceInfo
 from backupnimbus.domain.oplog import OplogTimestamp, OplogWindow
+from backupnimbus.errors import DumpFailedError
+from backupnimbus.redaction import Redactor
+from backupnimbus.stop_signal import StopSignal
 from tests.conftest import b64, run_cli
-from tests.support.servers import Secantus, start_secantus
+from tests.support.servers import Secantus, free_port, start_secantus
 from tests.support.testdata import TESTDATA
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -259,3 +264,69 @@ def test_oplog_replay_with_includes_is_refused_before_the_target_is_reached(
     error = json.loads(completed.stdout)["error"]
     assert error["code"] == "CONFIG_ERROR"
     assert "--oplog-replay cannot be combined with --ns-include" in error["message"]
+
+
+@pytest.fixture
+def auth_secantus(tmp_path: Path) -> Iterator[Secantus]:
+    """A SecantusDB of its own that enforces SCRAM logins, with the user backup/right-pw-62."""
+    storage = tmp_path / "secantus-auth"
+    open_server = start_secantus(storage)
+    MongoClient[dict[str, Any]](open_server.uri).admin.command(
+        "createUser", "backup", pwd="right-pw-62", roles=["root"]
+    )
+    open_server.stop()
+    server = start_secantus(storage, "--auth")
+    yield server
+    server.stop()
+
+
+def _auto_runner(tool: Path, uri: str, budget_s: float = 30.0) -> MongodumpRunner:
+    return MongodumpRunner(
+        executable=str(tool), uri=uri, redactor=Redactor(), retry=RetryPolicy(attempts=5),
+        connect_timeout_s=budget_s, oplog="auto",
+    )  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_auto_asks_the_source_with_the_uris_credentials_and_never_logs_them(
+    auth_secantus: Secantus, mongo_tools: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrapper, recorded = _mongodump_recorder(mongo_tools, tmp_path)
+    caplog.set_level("DEBUG")
+    good = f"mongodb://backup:right-pw-62@127.0.0.1:{auth_secantus.port}/?authSource=admin"
+    bad = good.replace("right-pw-62", "wrong-pw-63")
+
+    with _auto_runner(wrapper, good).open_dump(stop=StopSignal()) as dump:
+        summary = read_archive(dump)
+    assert "--oplog" in recorded.read_text().splitlines()
+    assert summary.oplog is not None
+    recorded.unlink()
+    with (
+        pytest.raises(DumpFailedError) as raised,
+        _auto_runner(wrapper, bad).open_dump(stop=StopSignal()),
+    ):
+        pass
+
+    assert "could not log in" in raised.value.message
+    assert not recorded.exists(), "a refused login is not retried, and mongodump never starts"
+    for password in ("right-pw-62", "wrong-pw-63"):
+        assert password not in raised.value.message
+        assert password not in caplog.text
+
+
+@pytest.mark.e2e
+def test_auto_against_a_closed_port_fails_within_the_connect_budget(mongo_tools: Path) -> None:
+    uri = f"mongodb://backup:Pa55-word-64@127.0.0.1:{free_port()}/"
+    started = time.monotonic()
+
+    with (
+        pytest.raises(DumpFailedError) as raised,
+        _auto_runner(mongo_tools / "mongodump", uri, budget_s=3.0).open_dump(stop=StopSignal()),
+    ):
+        pass
+
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0 + 3, "the probe's tries share the connect budget"
+    assert "replica set" in raised.value.message
+    assert "connection refused" in raised.value.message.lower()
+    assert "Pa55-word-64" not in raised.value.message
