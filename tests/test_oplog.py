@@ -205,6 +205,11 @@ def test_auto_dumps_a_whole_replica_set_with_oplog_and_a_filtered_one_without(
     assert "--oplog" not in filtered_argv
     assert "--db=shop" in filtered_argv
     manifest = _stored(s3, bucket, filtered["key"])[1]
+    # Nothing listens on port 1: reaching mongorestore would end as a RESTORE_ERROR.
+    replay = run_cli(["restore", filtered["key"], "--oplog-replay", "--json"],
+                     {**env, "RESTORE_TARGET_URI": b64("mongodb://127.0.0.1:1/")})  # fmt: skip
+    assert replay.returncode == 2, replay.stderr
+    assert "holds no oplog" in json.loads(replay.stdout)["error"]["message"]
     assert "oplog" not in manifest
     assert "consistent_at" not in manifest
 

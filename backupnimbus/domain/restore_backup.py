@@ -82,12 +82,12 @@ class RestoreResult:
     existing: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     """For a partial backup: what its dump left out, which this restore cannot bring back."""
+    """For a dry run: the target namespaces that already exist in the target (which --drop
+    would replace, and a restore without it would add documents to)."""
     oplog_replay: bool = False
     """The archive's oplog was replayed (for a dry run: would be)."""
     oplog: OplogWindow | None = None
     """The backup's oplog section as its manifest records it; None without one (or a file)."""
-    """For a dry run: the target namespaces that already exist in the target (which --drop
-    would replace, and a restore without it would add documents to)."""
 
 
 @attrs.frozen
