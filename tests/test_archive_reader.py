@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backupnimbus.domain.archive import MAGIC, ArchiveSummary, read_archive
+from backupnimbus.domain.oplog import OplogTimestamp
 from backupnimbus.errors import VerificationFailedError
 from tests.support.testdata import TESTDATA
 
@@ -159,6 +160,35 @@ def test_archive_with_oplog() -> None:
         "test.foo", ".oplog", "admin.system.version",
     ]  # fmt: skip
     assert summary.header.tool_version.startswith("r4.1.3")
+
+
+def test_the_oplog_window_spans_every_entry() -> None:
+    data = (TOOLS / "mongorestore__dump-w-oplog.archive").read_bytes()
+    seen: list[Any] = []
+
+    def visit(namespace: str, run: memoryview, count: int) -> None:
+        if namespace == ".oplog":
+            seen.extend(entry["ts"] for entry in bson.decode_all(bytes(run)))
+
+    summary = read_archive(io.BytesIO(data), visit=visit)
+
+    assert summary.oplog is not None
+    assert summary.oplog.entries == len(seen) == 18
+    assert summary.oplog.first_ts == OplogTimestamp(t=min(seen).time, i=min(seen).inc)
+    assert summary.oplog.last_ts == OplogTimestamp(t=max(seen).time, i=max(seen).inc)
+    assert summary.oplog.consistent_at == max(seen).as_datetime()
+    assert read_bytes(SHOP_USERS.read_bytes()).oplog is None
+
+
+def test_an_oplog_entry_without_a_timestamp_is_refused() -> None:
+    data = bytearray((TOOLS / "mongorestore__dump-w-oplog.archive").read_bytes())
+    # One entry's "ts" renamed "tx": the same size, so the walk reaches it and must
+    # name the missing timestamp before its section's CRC mismatch.
+    at = data.index(b"\x11ts\x00")
+    data[at + 1 : at + 3] = b"tx"
+
+    with pytest.raises(VerificationFailedError, match="no timestamp 'ts'"):
+        read_bytes(bytes(data))
 
 
 def test_old_archive_from_mongodump_3_4() -> None:

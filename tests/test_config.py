@@ -43,6 +43,9 @@ BAD_ENVIRONMENTS = [
     ({**GOOD, "AWS_ACCESS_KEY_ID": b64("AKIAEXAMPLE")}, "AWS_SECRET_ACCESS_KEY", "together"),
     ({**GOOD, "AWS_SECRET_ACCESS_KEY": PLANTED}, "AWS_SECRET_ACCESS_KEY", "base64"),
     ({**GOOD, "MONGODUMP_NS_INCLUDE": "a.*,b.*"}, "MONGODUMP_NS_INCLUDE", "one pattern"),
+    ({**GOOD, "MONGODUMP_OPLOG": "sometimes"}, "MONGODUMP_OPLOG", "auto, true, false"),
+    ({**GOOD, "MONGODUMP_OPLOG": "true", "MONGODUMP_NS_INCLUDE": "shop.*"}, "MONGODUMP_OPLOG",
+     "refuses --oplog with --db"),
 ]  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
+from backupnimbus.adapters.replica_set import ReplicaSetProbeError, replica_set_name
 from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.adapters.tool_config import private_config, start_tool, tool_environment
 from backupnimbus.errors import ConfigInvalidError, DumpFailedError
@@ -28,6 +29,7 @@ _STDERR_TAIL_LINES = 40
 # mongodump's words for a URI or an option it cannot parse; see mongo-tools common/options.
 _REJECTED = re.compile(r"error parsing (command line options|uri)|unknown option", re.IGNORECASE)
 _FIRST_READ = 64 * 1024
+_PROBE_TIMEOUT_S = 10.0
 # mongodump's words (mongo-tools mongodump/*.go) when it leaves something out and still exits 0:
 # a collection dropped while it ran, a --collection that does not exist; and any line of the
 # error level, which a later version may print for a collection it skips.
@@ -61,7 +63,10 @@ class MongodumpRunner:
         redactor: Redactor,
         retry: RetryPolicy,
         connect_timeout_s: float = 30.0,
+        oplog: str = "false",
     ) -> None:
+        """Args: oplog: "true", "false", or "auto" (when the source is a replica-set member
+        and the whole deployment is dumped: mongodump refuses --oplog with --db)."""
         self._executable = executable
         self._uri = uri
         self._namespace_args = namespace_arguments(include=ns_include, exclude=ns_exclude)
@@ -69,6 +74,9 @@ class MongodumpRunner:
         self._retry = retry
         self._connect_timeout_s = connect_timeout_s
         self._own_timeouts = _uri_options(uri)
+        self._oplog: bool | None = {"true": True, "false": False}.get(oplog)
+        if self._oplog is None and ns_include:
+            self._oplog = False
 
     def describe_tool(self) -> str:
         try:
@@ -94,11 +102,16 @@ class MongodumpRunner:
         def attempt() -> MongodumpStream:
             stop.raise_if_set()
             remaining = self._connect_timeout_s - (time.monotonic() - started)
+            if self._oplog is None:
+                self._oplog = self._is_replica_set(remaining)
             return self._start(stop=stop, connect_s=remaining)
 
         stream = self._retry.call(
             attempt,
-            is_transient=lambda exc: isinstance(exc, _DumpNotStartedError),
+            is_transient=lambda exc: (
+                isinstance(exc, _DumpNotStartedError)
+                or (isinstance(exc, ReplicaSetProbeError) and exc.transient)
+            ),
             log=log,
             what="mongodump",
             stop=stop,
@@ -112,6 +125,8 @@ class MongodumpRunner:
     def _start(self, *, stop: StopSignal, connect_s: float) -> MongodumpStream:
         argv = [self._executable, "--archive"]
         argv += self._namespace_args
+        if self._oplog:
+            argv.append("--oplog")
         # Whole seconds: mongo-tools reads both options as seconds (and, through a bug, reads
         # the URI's serverSelectionTimeoutMS/connectTimeoutMS as seconds too, so a user's own
         # value is left alone rather than contradicted, which mongodump would reject).
@@ -143,6 +158,17 @@ class MongodumpRunner:
                 stream.close()
             raise
         return stream
+
+    def _is_replica_set(self, remaining_s: float) -> bool:
+        name = replica_set_name(
+            self._uri, timeout_s=min(_PROBE_TIMEOUT_S, max(1.0, remaining_s)),
+            redactor=self._redactor,
+        )  # fmt: skip
+        log.info(
+            "source is a replica-set member: dumping with --oplog" if name
+            else "source is not a replica-set member: dumping without --oplog"
+        )  # fmt: skip
+        return name is not None
 
     def _not_runnable(self, exc: BaseException) -> DumpFailedError:
         return DumpFailedError(

@@ -144,6 +144,8 @@ def restore_arguments(*, compressed: bool, options: RestoreOptions) -> list[str]
         args += [f"--nsFrom={options.ns_from}", f"--nsTo={options.ns_to}"]
     if options.drop:
         args.append("--drop")
+    if options.oplog_replay:
+        args.append("--oplogReplay")
     if options.dry_run:
         # -v makes a dry run name each collection it would restore; without it, it says nothing.
         args += ["--dryRun", "-v"]
@@ -221,8 +223,11 @@ class _Output:
         self._reader.join(timeout=10)
 
     def last_words(self) -> str:
-        """': <its last line>', without the timestamp mongorestore puts first; or ''."""
-        return f": {self.tail[-1].split(chr(9), 1)[-1]}" if self.tail else ""
+        """': <its explanation>', without the timestamp mongorestore puts first; or ''. Its
+        last 'Failed:' line explains best: counts may follow it (after a failed oplog replay)."""
+        lines = [line.split(chr(9), 1)[-1] for line in self.tail]
+        failed = [line for line in lines if line.startswith("Failed:")]
+        return f": {(failed or lines)[-1]}" if lines else ""
 
     def details(self) -> dict[str, object]:
         return {"exit_code": self._process.returncode, "stderr_tail": list(self.tail)}

@@ -17,7 +17,9 @@ import attrs
 # MB/s, which would make verifying a real backup take hours.
 from fastcrc import crc64
 
+from backupnimbus.domain.bson_elements import BsonShapeError, element_value, find_element
 from backupnimbus.domain.gunzip import GZIP_MAGIC, Gunzip, GzipCorruptError
+from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogTimestamp, OplogWindow
 from backupnimbus.errors import VerificationFailedError
 
 MAGIC = b"\x6d\xe2\x99\x81"
@@ -89,6 +91,8 @@ class ArchiveSummary:
     bytes_read: int
     """Size of the archive itself, after gunzip when it was gzipped."""
     gzipped: bool
+    oplog: OplogWindow | None = None
+    """The oplog section of a `mongodump --oplog` archive; None when it has none."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -139,12 +143,15 @@ class _ArchiveWalk:
         self._end = 0
         self._base = 0
         self._eof = False
+        self._oplog_first: OplogTimestamp | None = None
+        self._oplog_last: OplogTimestamp | None = None
 
     # -- the archive's grammar -------------------------------------------------------------
 
     def run(self) -> ArchiveSummary:
         header, prelude = self.prelude()
         tallies = self._body(_expected_namespaces(prelude))
+        oplog = tallies.get(OPLOG_NAMESPACE)
         return ArchiveSummary(
             header=header,
             prelude=tuple(prelude),
@@ -154,6 +161,11 @@ class _ArchiveWalk:
             ),
             bytes_read=self._base + self._pos,
             gzipped=self._gzipped,
+            oplog=None
+            if oplog is None
+            else OplogWindow(
+                entries=oplog.documents, first_ts=self._oplog_first, last_ts=self._oplog_last
+            ),
         )
 
     def prelude(self) -> tuple[ArchiveHeader, list[PreludeEntry]]:
@@ -230,6 +242,8 @@ class _ArchiveWalk:
                     tally.crc = crc64.xz(view[start:pos], initial=tally.crc)
                     if self._visit is not None:
                         self._visit(namespace, view[start:pos], count)
+                    if namespace == OPLOG_NAMESPACE:
+                        self._oplog_entries(view[start:pos])
                 tally.size += pos - start
                 tally.documents += count
             self._pos = pos
@@ -244,6 +258,25 @@ class _ArchiveWalk:
                 self._fail("truncated in the middle of a document")
             if self._buf[self._pos + length - 1] != 0:
                 self._fail("a BSON document does not end with its 0x00 terminator")
+
+    def _oplog_entries(self, run: memoryview) -> None:
+        """Widens the oplog's window by each entry's `ts` (the oplog is small next to the data:
+        its entries are the only documents the walk looks into)."""
+        pos = 0
+        while pos < len(run):
+            length = _I32.unpack_from(run, pos)[0]
+            try:
+                element = find_element(run[pos : pos + length], "ts")
+            except BsonShapeError as exc:
+                self._fail(f"an oplog entry is not valid BSON ({exc})")
+            if element is None or element[0] != 0x11:
+                self._fail("an oplog entry has no timestamp 'ts'")
+            ts = OplogTimestamp.from_bson(element_value(element))
+            if self._oplog_first is None or ts < self._oplog_first:
+                self._oplog_first = ts
+            if self._oplog_last is None or ts > self._oplog_last:
+                self._oplog_last = ts
+            pos += length
 
     def _control(self, what: str, *, terminator: bool = False) -> dict[str, Any] | None:
         """Reads one small BSON document; None for the 0xFFFFFFFF terminator when allowed."""

@@ -77,6 +77,10 @@ def manifest_document(manifest: Manifest) -> dict[str, Any]:
     document["duration_s"] = manifest.duration_s
     if manifest.namespaces is None:
         del document["namespaces"]
+    # Left out rather than null: a dump without --oplog writes the manifest it always wrote.
+    for absent in ("oplog", "consistent_at"):
+        if document[absent] is None:
+            del document[absent]
     return document
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 
 import attrs
 
+from backupnimbus.domain.oplog import OplogWindow
 from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, Compression
 from backupnimbus.ports.object_lock import Lock
 
@@ -87,6 +88,10 @@ class Manifest:
     object_lock: Lock | None = None
     """The Object Lock the archive and this manifest were stored with; None when unlocked.
     Prune may extend it later: the store's lock is the current one."""
+    oplog: OplogWindow | None = None
+    """The archive's oplog section (a dump with `--oplog`); None when it has none."""
+    consistent_at: datetime | None = None
+    """With an oplog: the time a restore that replays it is consistent to (its last entry)."""
 
     @property
     def declared_compression(self) -> str | None:

@@ -11,6 +11,7 @@ from backupnimbus.domain.archive import AGE_MAGIC
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
+from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogWindow
 from backupnimbus.domain.plain_archive import plain_archive
 from backupnimbus.domain.read_manifest import read_manifest
 from backupnimbus.errors import (
@@ -83,6 +84,10 @@ class RestoreResult:
     """For a partial backup: what its dump left out, which this restore cannot bring back."""
     """For a dry run: the target namespaces that already exist in the target (which --drop
     would replace, and a restore without it would add documents to)."""
+    oplog_replay: bool = False
+    """The archive's oplog was replayed (for a dry run: would be)."""
+    oplog: OplogWindow | None = None
+    """The backup's oplog section as its manifest records it; None without one (or a file)."""
 
 
 @attrs.frozen
@@ -103,6 +108,11 @@ class RestoreBackup:
             file = request.file
             return self._restore(request, file.stream, manifest=None, label=file.path)
         key, manifest = self._manifest(request)
+        if request.options.oplog_replay and not _has_oplog(manifest):
+            raise UsageInvalidError(
+                [f"--oplog-replay: backup {key} holds no oplog (it was dumped without --oplog; "
+                 "see MONGODUMP_OPLOG), so there is nothing to replay. Nothing was restored."]
+            )  # fmt: skip
         with self.store.open_read(key=key) as stream:
             return self._restore(request, stream, manifest=manifest, label=key)
 
@@ -171,6 +181,8 @@ class RestoreBackup:
             dry_run=dry_run,
             existing=self.restorer.existing(list(report.planned)) if dry_run else (),
             warnings=manifest.warnings if manifest and not manifest.complete else (),
+            oplog_replay=request.options.oplog_replay,
+            oplog=manifest.oplog if manifest else None,
         )
         if report.failures:
             raise RestoreFailedError(
@@ -197,8 +209,25 @@ def _check(request: RestoreRequest) -> None:
         problems.append("give exactly one of KEY, --latest or --file PATH")
     if (request.options.ns_from is None) != (request.options.ns_to is None):
         problems.append("--ns-from and --ns-to must be given together")
+    options = request.options
+    if options.oplog_replay and (options.ns_from is not None or options.ns_to is not None):
+        # As mongorestore refuses it: the oplog's entries name the original namespaces.
+        problems.append(
+            "--oplog-replay cannot be combined with --ns-from/--ns-to: the oplog's entries "
+            "write to the original namespaces, which a rename would leave out of step"
+        )
+    if options.oplog_replay and options.ns_include:
+        problems.append(
+            "--oplog-replay cannot be combined with --ns-include: the oplog replays writes to "
+            "every namespace, so it restores the whole backup"
+        )
     if problems:
         raise UsageInvalidError(problems)
+
+
+def _has_oplog(manifest: Manifest) -> bool:
+    # Manifests from before `oplog` was recorded still count the oplog's namespace.
+    return manifest.oplog is not None or OPLOG_NAMESPACE in (manifest.namespaces or {})
 
 
 def _namespaces(

@@ -145,6 +145,8 @@ class RunBackup:
             status=PARTIAL if warnings else COMPLETE,
             warnings=warnings,
             object_lock=lock,
+            oplog=summary.oplog,
+            consistent_at=summary.oplog.consistent_at if summary.oplog else None,
         )
         manifest_at = manifest_key(key)
         try:

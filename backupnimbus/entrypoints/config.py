@@ -82,6 +82,8 @@ class Config:
     """DRILL_ALLOW_SOURCE: a drill may restore into the backup's own source deployment."""
     ns_include: tuple[str, ...] = ()
     ns_exclude: tuple[str, ...] = ()
+    mongodump_oplog: str = "auto"
+    """MONGODUMP_OPLOG: "auto" (--oplog for a whole replica set), "true" or "false"."""
     local_backup_dir: str = "./backups"
     in_lambda: bool = False
     storage_backend: str | None = None
@@ -268,6 +270,14 @@ def load_config(
     raw["drill_allow_source"] = reader.flag("DRILL_ALLOW_SOURCE", default=False)
     raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
     raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
+    raw["mongodump_oplog"] = reader.choice("MONGODUMP_OPLOG", ("auto", "true", "false"),
+                                           default="auto")  # fmt: skip
+    if raw["mongodump_oplog"] == "true" and raw["ns_include"]:
+        reader.problem(
+            "MONGODUMP_OPLOG=true cannot be used with MONGODUMP_NS_INCLUDE: mongodump copies "
+            "the oplog only for a dump of the whole deployment (it refuses --oplog with --db); "
+            "unset MONGODUMP_NS_INCLUDE, or set MONGODUMP_OPLOG=auto or false"
+        )
     raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
     raw["storage_backend"] = reader.plain("STORAGE_BACKEND") or ("s3" if bucket else None)
     # A bucket that is set but unusable is already reported.

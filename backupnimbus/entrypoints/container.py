@@ -328,6 +328,7 @@ def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRu
         redactor=redactor,
         retry=retry,
         connect_timeout_s=config.mongo_connect_timeout_s,
+        oplog=config.mongodump_oplog,
     )
 
 

@@ -22,6 +22,9 @@ class RestoreOptions:
     """Drop each target collection before restoring it."""
     dry_run: bool = False
     """Report what would be restored and write nothing."""
+    oplog_replay: bool = False
+    """Replay the archive's oplog section after the collections (a `mongodump --oplog`
+    backup), so the data ends consistent to its last entry. Not with renames or includes."""
 
 
 @attrs.frozen

@@ -36,6 +36,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--ns-to", metavar="PAT", help="...to PAT, e.g. 'shop.*' -> 'shop_copy.*'")
     parser.add_argument("--drop", action="store_true", help="drop each collection before restoring")
     parser.add_argument("--dry-run", action="store_true", help="show what would be restored")
+    parser.add_argument(
+        "--oplog-replay", action="store_true",
+        help="replay the backup's oplog (MONGODUMP_OPLOG) after the collections, so the data "
+        "is consistent to one point in time; not with --ns-include or --ns-from/--ns-to",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.set_defaults(command=restore, render=render)
 
@@ -65,6 +70,7 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
         ns_to=args.ns_to,
         drop=args.drop,
         dry_run=args.dry_run,
+        oplog_replay=args.oplog_replay,
     )
     use_case = container.resolve(RestoreBackup)
     if args.file is None:
@@ -126,7 +132,29 @@ def result_document(result: RestoreResult) -> dict[str, Any]:
         # A partial backup restores what it holds; what its dump left out is not in it.
         "backup_status": "partial" if result.warnings else "complete",
         "warnings": list(result.warnings),
+        "oplog_replay": result.oplog_replay,
+        **_oplog_document(result),
     }
+
+
+def _oplog_document(result: RestoreResult) -> dict[str, Any]:
+    from backupnimbus.entrypoints.commands.verify import oplog_document
+
+    return oplog_document(result.oplog)
+
+
+def _oplog_lines(document: dict[str, Any]) -> list[str]:
+    oplog, replay = document.get("oplog"), document.get("oplog_replay")
+    to = f", consistent to {document['consistent_at']}" if document.get("consistent_at") else ""
+    if replay:
+        verb = "would be replayed" if document["dry_run"] else "replayed"
+        held = f" ({oplog['entries']} entries{to})" if oplog else ""
+        return [f"  oplog  {verb}{held}"]
+    if oplog:
+        verb = "would not be replayed" if document["dry_run"] else "not replayed"
+        return [f"  oplog  {verb}: the backup holds {oplog['entries']} entries; "
+                "--oplog-replay makes the restore consistent to one point in time"]  # fmt: skip
+    return []
 
 
 def render(document: dict[str, Any]) -> str:
@@ -156,6 +184,7 @@ def render(document: dict[str, Any]) -> str:
         )
     if not document["namespaces"]:
         lines.append("  (no namespace matched)")
+    lines += _oplog_lines(document)
     check = "matches the manifest" if document["sha256_verified"] else "no manifest to check"
     lines.append(f"  sha256  {document['sha256']} ({check})")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
+    from backupnimbus.domain.oplog import OplogWindow
     from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifyFile
     from backupnimbus.entrypoints.bootstrap import Session
 
@@ -129,6 +130,23 @@ def checked_document(checked: CheckedArchive) -> dict[str, Any]:
             }
             for stats in archive.namespaces
         },
+        **oplog_document(archive.oplog),
+    }
+
+
+def oplog_document(oplog: OplogWindow | None) -> dict[str, Any]:
+    """The oplog section's window and the time a replay makes the data consistent to; nothing
+    for an archive dumped without --oplog."""
+    if oplog is None:
+        return {}
+    at = oplog.consistent_at
+    return {
+        "oplog": {
+            "entries": oplog.entries,
+            "first_ts": {"t": oplog.first_ts.t, "i": oplog.first_ts.i} if oplog.first_ts else None,
+            "last_ts": {"t": oplog.last_ts.t, "i": oplog.last_ts.i} if oplog.last_ts else None,
+        },
+        "consistent_at": at.isoformat().replace("+00:00", "Z") if at else None,
     }
 
 
@@ -153,6 +171,7 @@ def render(document: dict[str, Any]) -> str:
              f"manifest {lock_line(document['manifest_lock'])}"]
             if "lock" in document else []
         ),
+        *_oplog_lines(document),
         f"  {len(namespaces)} namespaces, every CRC-64 correct:",
     ]  # fmt: skip
     width = max((len(ns) for ns in namespaces), default=0)
@@ -164,6 +183,18 @@ def render(document: dict[str, Any]) -> str:
         lines.append(f"  {len(document['warnings'])} warning(s) from the dump:")
         lines += [f"    {warning}" for warning in document["warnings"]]
     return "\n".join(lines)
+
+
+def _oplog_lines(document: dict[str, Any]) -> list[str]:
+    oplog = document.get("oplog")
+    if oplog is None:
+        return []
+    first, last = oplog["first_ts"], oplog["last_ts"]
+    span = f", ts {first['t']}:{first['i']} to {last['t']}:{last['i']}" if first and last else ""
+    return [
+        f"  oplog     {oplog['entries']} entries{span}",
+        f"  consistent at {document['consistent_at'] or '?'} (with restore --oplog-replay)",
+    ]
 
 
 def _forms(document: dict[str, Any]) -> str:
