@@ -17,15 +17,20 @@ import attrs
 # MB/s, which would make verifying a real backup take hours.
 from fastcrc import crc64
 
-from backupnimbus.domain.bson_elements import BsonShapeError, element_value, find_element
+from backupnimbus.domain.bson_elements import (
+    MAX_BSON_SIZE,
+    BsonShapeError,
+    element_value,
+    find_element,
+    parse_flat_document,
+    skip_documents,
+)
 from backupnimbus.domain.gunzip import GZIP_MAGIC, Gunzip, GzipCorruptError
 from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogTimestamp, OplogWindow
 from backupnimbus.errors import VerificationFailedError
 
 MAGIC = b"\x6d\xe2\x99\x81"
 AGE_MAGIC = b"age-encryption.org/"
-MAX_BSON_SIZE = 16 * 1024 * 1024 + 16 * 1024
-"""mongo-tools' limit: the server's 16 MiB plus room for the command around a document."""
 CHUNK = 1024 * 1024
 
 _TERMINATOR = -1
@@ -236,7 +241,7 @@ class _ArchiveWalk:
         """Consumes one segment's documents and its terminator, adding them to `tally`."""
         while True:
             start = self._pos
-            pos, count = _walk(self._buf, start, self._end)
+            pos, count = skip_documents(self._buf, start, self._end)
             if pos > start:
                 with memoryview(self._buf) as view:
                     tally.crc = crc64.xz(view[start:pos], initial=tally.crc)
@@ -295,7 +300,7 @@ class _ArchiveWalk:
             self._fail(f"{what} does not end with its 0x00 terminator")
         document = bytes(self._buf[self._pos : self._pos + length])
         try:
-            fields = _parse_simple_bson(document)
+            fields = parse_flat_document(document)
         except (ValueError, IndexError, struct.error) as exc:
             self._fail(f"{what} is not valid BSON ({exc or 'truncated field'})")
         self._pos += length
@@ -404,26 +409,6 @@ class _ArchiveWalk:
             self._buf = bigger
 
 
-def _walk(buf: bytearray, pos: int, end: int) -> tuple[int, int]:
-    """Skips the complete, plausible documents in `buf[pos:end]`.
-
-    Returns: where it stopped and how many documents it passed. It stops at anything else (a
-    terminator, a partial or an implausible document) for the caller to look at; this loop is
-    the reader's hot path, so it does nothing more.
-    """
-    unpack = _I32.unpack_from
-    count = 0
-    limit = end - 4
-    while pos <= limit:
-        length = unpack(buf, pos)[0]
-        after = pos + length
-        if length < 5 or after > end or length > MAX_BSON_SIZE or buf[after - 1]:
-            break
-        pos = after
-        count += 1
-    return pos, count
-
-
 def _namespace(fields: dict[str, Any], what: str, at: int) -> str:
     db, collection = fields.get("db"), fields.get("collection")
     if not isinstance(db, str) or not isinstance(collection, str) or not collection:
@@ -445,63 +430,3 @@ def _expected_namespaces(prelude: list[PreludeEntry]) -> set[str]:
         else:
             expected.add(entry.namespace)
     return expected
-
-
-# Value sizes of the BSON types a control document may carry but the reader has no use for.
-_FIXED_SIZES = {0x01: 8, 0x06: 0, 0x07: 12, 0x09: 8, 0x0A: 0, 0x11: 8, 0x13: 16, 0x7F: 0, 0xFF: 0}
-
-
-def _parse_simple_bson(data: bytes) -> dict[str, Any]:
-    """Decodes the flat control documents of an archive: strings, booleans, int32, int64 and
-    doubles; other known types are skipped, unknown ones rejected.
-
-    Raises: ValueError (or IndexError/struct.error) on anything malformed.
-    """
-    fields: dict[str, Any] = {}
-    pos, end = 4, len(data) - 1
-    while pos < end:
-        kind = data[pos]
-        name_end = data.index(b"\x00", pos + 1)
-        name = data[pos + 1 : name_end].decode()
-        pos = name_end + 1
-        value: Any = None
-        if kind == 0x02:
-            size = _I32.unpack_from(data, pos)[0]
-            if size < 1 or pos + 4 + size > end or data[pos + 3 + size] != 0:
-                raise ValueError(f"bad string length in field {name!r}")
-            value = data[pos + 4 : pos + 3 + size].decode()
-            pos += 4 + size
-        elif kind == 0x08:
-            if data[pos] > 1:
-                raise ValueError(f"bad boolean in field {name!r}")
-            value = data[pos] == 1
-            pos += 1
-        elif kind == 0x10:
-            value = _I32.unpack_from(data, pos)[0]
-            pos += 4
-        elif kind == 0x12:
-            value = struct.unpack_from("<q", data, pos)[0]
-            pos += 8
-        elif kind == 0x01:
-            value = struct.unpack_from("<d", data, pos)[0]
-            pos += 8
-        elif kind in _FIXED_SIZES:
-            pos += _FIXED_SIZES[kind]
-        elif kind in (0x03, 0x04):
-            size = _I32.unpack_from(data, pos)[0]
-            if size < 5:
-                raise ValueError(f"bad document length in field {name!r}")
-            pos += size
-        elif kind == 0x05:
-            size = _I32.unpack_from(data, pos)[0]
-            if size < 0:
-                raise ValueError(f"bad binary length in field {name!r}")
-            pos += 5 + size
-        else:
-            raise ValueError(f"unsupported BSON type 0x{kind:02x} in field {name!r}")
-        if pos > end:
-            raise ValueError(f"field {name!r} overruns its document")
-        fields[name] = value
-    if pos != end:
-        raise ValueError("fields overrun the document")
-    return fields

@@ -1,4 +1,5 @@
-"""What a Lambda invocation asks for (README "Lambda"), parsed strictly at the edge."""
+"""What a Lambda invocation asks for (README "Lambda"), structured strictly at the edge by
+cattrs, with every problem reported at once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 import attrs
+import cattrs
+import cattrs.v
+from cattrs.gen import make_dict_structure_fn, override
 
 from backupnimbus.errors import UsageInvalidError
 from backupnimbus.ports.compressor import ALGORITHMS
@@ -49,51 +53,76 @@ def parse_event(event: Any) -> Invocation:
     if event.get("detail-type") == "Scheduled Event" or event.get("source") == "aws.events":
         return Invocation()
     problems: list[str] = []
-    unknown = sorted(str(k) for k in set(event) - _MANUAL_KEYS)
-    if unknown:
-        problems.append(f"unknown field(s) {unknown}; allowed: {sorted(_MANUAL_KEYS)}")
-    action = event.get("action", "backup")
-    if action not in ACTIONS:
-        problems.append(f"action must be one of {list(ACTIONS)}")
-    name = event.get("name")
-    if name is not None:
-        from backupnimbus.entrypoints.config import validate_backup_name
-
-        try:
-            validate_backup_name(name if isinstance(name, str) else "")
-        except ValueError as exc:
-            problems.append(f"name: expected {exc}")
-    compress = event.get("compress")
-    if compress is not None and not isinstance(compress, bool):
-        problems.append("compress must be true or false")
-    timestamp = _timestamp(event.get("timestamp"), problems)
-    key = event.get("key")
-    if key is not None and (not isinstance(key, str) or not key):
-        problems.append("key must be a non-empty string")
-    compression = event.get("compression")
-    if compression is not None and compression not in ALGORITHMS:
-        problems.append(f"compression must be one of {', '.join(ALGORITHMS)}")
-    within = event.get("random_within_days")
-    if within is not None and (
-        isinstance(within, bool) or not isinstance(within, int | float) or not 0 < within < 36500
-    ):
-        problems.append("random_within_days must be a number of days above 0")
-    if within is not None and key is not None:
+    invocation: Invocation | None = None
+    try:
+        invocation = _CONVERTER.structure(event, Invocation)
+    except Exception as exc:  # cattrs groups every field's failure into one exception
+        problems.extend(cattrs.transform_error(exc, path="event", format_exception=_problem))
+    if event.get("key") is not None and event.get("random_within_days") is not None:
         problems.append("give key or random_within_days, not both")
-    if problems:
+    if problems or invocation is None:
         raise UsageInvalidError(problems)
-    return Invocation(
-        action=action,
-        name=name,
-        compress=compress,
-        compression=compression,
-        timestamp=timestamp,
-        key=key,
-        random_within_days=None if within is None else float(within),
-    )
+    return invocation
 
 
-def _timestamp(value: Any, problems: list[str]) -> datetime | None:
+def _problem(exc: BaseException, _type: type | None) -> str:
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        unknown = sorted(str(key) for key in exc.extra_fields)
+        return f"unknown field(s) {unknown}; allowed: {sorted(_MANUAL_KEYS)}"
+    if isinstance(exc, _EventProblem):
+        return str(exc)
+    return cattrs.v.format_exception(exc, _type)
+
+
+class _EventProblem(ValueError):
+    """One field's problem, worded for the person who wrote the event."""
+
+
+def _action(value: Any, _: Any) -> str:
+    if value not in ACTIONS:
+        raise _EventProblem(f"action must be one of {list(ACTIONS)}")
+    return str(value)
+
+
+def _name(value: Any, _: Any) -> str | None:
+    if value is None:
+        return None
+    from backupnimbus.entrypoints.config import validate_backup_name
+
+    try:
+        validate_backup_name(value if isinstance(value, str) else "")
+    except ValueError as exc:
+        raise _EventProblem(f"name: expected {exc}") from None
+    return str(value)
+
+
+def _compress(value: Any, _: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise _EventProblem("compress must be true or false")
+    return value
+
+
+def _compression(value: Any, _: Any) -> str | None:
+    if value is not None and value not in ALGORITHMS:
+        raise _EventProblem(f"compression must be one of {', '.join(ALGORITHMS)}")
+    return None if value is None else str(value)
+
+
+def _key(value: Any, _: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise _EventProblem("key must be a non-empty string")
+    return value
+
+
+def _within(value: Any, _: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 36500:
+        raise _EventProblem("random_within_days must be a number of days above 0")
+    return float(value)
+
+
+def _timestamp(value: Any, _: Any) -> datetime | None:
     if value is None:
         return None
     import argparse
@@ -109,12 +138,35 @@ def _timestamp(value: Any, problems: list[str]) -> datetime | None:
         try:
             return iso_timestamp(value)
         except OutOfRangeError:
-            problems.append(
+            raise _EventProblem(
                 f"timestamp must be between {FIRST_YEAR} and {LAST_YEAR} (in UTC), "
                 "e.g. 2025-04-07T10:15:30Z"
-            )
-            return None
+            ) from None
         except argparse.ArgumentTypeError:
             pass
-    problems.append("timestamp must be an ISO 8601 string, e.g. 2025-04-07T10:15:30Z")
-    return None
+    raise _EventProblem("timestamp must be an ISO 8601 string, e.g. 2025-04-07T10:15:30Z")
+
+
+def _converter() -> cattrs.Converter:
+    # Every field has its own hook: cattrs would turn 1 into True and "5" into 5, and an event
+    # that says either is a mistake to report, not to guess at.
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(
+        Invocation,
+        make_dict_structure_fn(
+            Invocation,
+            converter,
+            _cattrs_forbid_extra_keys=True,
+            action=override(struct_hook=_action),
+            name=override(struct_hook=_name),
+            compress=override(struct_hook=_compress),
+            compression=override(struct_hook=_compression),
+            timestamp=override(struct_hook=_timestamp),
+            key=override(struct_hook=_key),
+            random_within_days=override(struct_hook=_within),
+        ),
+    )
+    return converter
+
+
+_CONVERTER = _converter()
