@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from backupnimbus.adapters.fake_archive import fake_archive
@@ -12,7 +14,7 @@ from backupnimbus.adapters.memory import (
 )
 from backupnimbus.domain.models import BackupRequest
 from backupnimbus.domain.retention import RetentionPolicy
-from backupnimbus.errors import BackupNimbusError, DumpFailedError
+from backupnimbus.errors import BackupNimbusError, DumpFailedError, StorageFailedError
 from backupnimbus.ports.object_store import StoredObject
 from tests.support.jobs import fake_backup_job
 
@@ -69,7 +71,7 @@ def test_a_mail_failure_never_hides_a_failed_backup() -> None:
     assert caught.value.details["notification"]["sent"] is False
 
 
-def test_retention_runs_after_a_good_backup_and_its_failure_is_only_reported() -> None:
+def test_retention_runs_after_a_good_backup() -> None:
     store = InMemoryObjectStore()
     job, _, _ = fake_backup_job(store=store, retention=RetentionPolicy(last=1))
     first = job.run(request=BackupRequest(name="nightly"))
@@ -77,9 +79,38 @@ def test_retention_runs_after_a_good_backup_and_its_failure_is_only_reported() -
     second = job.run(request=BackupRequest(name="nightly"))
 
     assert second.retention is not None
+    assert second.retention_error is None
     assert [gone.key for gone in second.retention.deleted] == [first.backup.manifest.key]
     assert first.backup.manifest.key not in store.objects
     assert second.backup.manifest.key in store.objects
+
+
+def test_a_failed_prune_after_a_good_backup_is_only_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class NoDeletes(InMemoryObjectStore):
+        def delete(self, *, key: str) -> None:
+            raise StorageFailedError("the store refused the delete", details={"key": key})
+
+    store = NoDeletes()
+    job, _, mailer = fake_backup_job(store=store, retention=RetentionPolicy(last=1))
+    first = job.run(request=BackupRequest(name="nightly"))
+
+    with caplog.at_level(logging.ERROR, logger="backupnimbus"):
+        second = job.run(request=BackupRequest(name="nightly"))
+
+    # The backup stands, is mailed as a success, and the prune failure is reported beside it.
+    assert second.backup.manifest.key in store.objects
+    assert second.backup.notification is not None
+    assert second.backup.notification.sent
+    assert "succeeded" in mailer.sent[-1].subject
+    assert second.retention is None
+    assert second.retention_error == "the store refused the delete"
+    assert any(
+        record.getMessage() == "retention after the backup failed" for record in caplog.records
+    )
+    # Nothing was deleted: the backup the policy would forget is still there.
+    assert first.backup.manifest.key in store.objects
 
 
 def test_an_unexpected_exception_is_wrapped_mailed_and_raised() -> None:
