@@ -12,6 +12,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.support.fault_db import FaultDb
+from tests.support.fault_proxy import FaultProxy
 from tests.support.servers import (
     Secantus,
     mongo_tools_dir,
@@ -113,4 +115,41 @@ def backup_env(
         "AWS_ENDPOINT_URL_SES": ses_endpoint,
         "MONGODUMP_PATH": str(mongo_tools / "mongodump"),
         "LOCAL_BACKUP_DIR": str(tmp_path / "unused-local-store"),
+    }
+
+
+# The fault server and the fault proxy in front of moto, shared by the fault and deadline tests.
+
+
+@pytest.fixture(scope="module")
+def fault_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDb]:
+    db = FaultDb.start(tmp_path_factory.mktemp("secantus-faults") / "data")
+    yield db
+    db.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(moto_endpoint).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def faults(proxy: FaultProxy) -> Iterator[FaultProxy]:
+    proxy.set_rules([])
+    proxy.serialize()
+    yield proxy
+    proxy.set_rules([])
+    proxy.serialize()
+
+
+@pytest.fixture
+def env(backup_env: dict[str, str], fault_db: FaultDb, proxy: FaultProxy) -> dict[str, str]:
+    """A backup of the fault server into moto, through the fault proxy."""
+    return {
+        **backup_env,
+        "MONGO_URI": b64(fault_db.uri),
+        "AWS_ENDPOINT_URL_S3": proxy.url,
+        "BACKUP_NAME": "faults",
     }

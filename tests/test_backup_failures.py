@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import subprocess
-import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,15 +20,13 @@ from bson import Binary
 from pymongo import MongoClient
 
 from tests.conftest import run_cli
+from tests.support.dump_wrappers import CUT_AT, MiB, cut_mongodump, wait_for_an_uploaded_part
 from tests.support.servers import Secantus, venv_script
 
 pytestmark = pytest.mark.e2e
 
-MiB = 1024 * 1024
 TIMESTAMP = "2025-04-07T10:15:30Z"
 KEY = "backups/mongodb/2025/04/07/mongodb-20250407T101530Z.archive.gz"
-# Past the first 8 MiB part, so a part is already uploaded when the dump dies.
-CUT_AT = 9 * MiB
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +37,6 @@ def big_database(secantus: Secantus) -> str:
     db.blobs.insert_many({"n": n, "blob": Binary(os.urandom(100_000))} for n in range(120))
     assert db.command("dbStats")["dataSize"] > CUT_AT + MiB
     return name
-
-
-def _wrapper(tmp_path: Path, mongo_tools: Path, ending: str) -> str:
-    """A MONGODUMP_PATH that streams the real dump's first CUT_AT bytes, then `ending`."""
-    real = mongo_tools / "mongodump"
-    path = tmp_path / "mongodump"
-    path.write_text(
-        "#!/bin/sh\n"
-        f'case "$1" in --version) exec "{real}" "$@";; esac\n'
-        f'"{real}" "$@" | head -c {CUT_AT}\n'
-        f"{ending}\n"
-    )
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
 
 
 def _bucket_contents(s3: Any, bucket: str) -> tuple[list[str], list[str]]:
@@ -76,7 +58,7 @@ def test_dump_dying_midstream_leaves_no_object_and_no_open_upload(
     s3: Any, bucket: str, ending: str, exit_code: int, message: str,
 ) -> None:  # fmt: skip
     env = {**backup_env, "MONGODUMP_NS_INCLUDE": f"{big_database}.*",
-           "MONGODUMP_PATH": _wrapper(tmp_path, mongo_tools, ending)}  # fmt: skip
+           "MONGODUMP_PATH": cut_mongodump(tmp_path, mongo_tools, ending)}  # fmt: skip
 
     completed = run_cli(["run", "--json", "--timestamp", TIMESTAMP], env)
 
@@ -116,18 +98,6 @@ def test_same_timestamp_twice_never_overwrites_the_first_backup(
     assert _bucket_contents(s3, bucket) == ([KEY, KEY + ".manifest.json"], [])
 
 
-def _wait_for_an_uploaded_part(s3: Any, bucket: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-            parts = s3.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            if parts.get("Parts"):
-                return
-        time.sleep(0.2)
-    pytest.fail("the backup never uploaded its first part")
-
-
 @pytest.mark.parametrize(
     ("stop", "code", "message"),
     [(signal.SIGINT, "BACKUP_ERROR", "Interrupted"),
@@ -141,13 +111,13 @@ def test_interrupted_run_aborts_its_upload(
     # The dump stalls after its first part, as a slow server would, while the run is stopped.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),
            **backup_env, "MONGODUMP_NS_INCLUDE": f"{big_database}.*",
-           "MONGODUMP_PATH": _wrapper(tmp_path, mongo_tools, "exec sleep 60")}  # fmt: skip
+           "MONGODUMP_PATH": cut_mongodump(tmp_path, mongo_tools, "exec sleep 60")}  # fmt: skip
     process = subprocess.Popen(
         [venv_script("backupnimbus"), "run", "--json", "--timestamp", TIMESTAMP],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        _wait_for_an_uploaded_part(s3, bucket, process)
+        wait_for_an_uploaded_part(s3, bucket, process)
         process.send_signal(stop)
         stdout, stderr = process.communicate(timeout=60)
     finally:

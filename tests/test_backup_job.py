@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
-import tenacity
 
 from backupnimbus.adapters.fake_archive import fake_archive
 from backupnimbus.adapters.memory import (
-    FakeClock,
     FakeDumpRunner,
     InMemoryObjectStore,
     RecordingMailer,
 )
-from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.domain.backup_job import BackupJob
 from backupnimbus.domain.models import BackupRequest
 from backupnimbus.domain.retention import RetentionPolicy
-from backupnimbus.entrypoints.config import Config, NotificationConfig
-from backupnimbus.entrypoints.container import bootstrap
-from backupnimbus.errors import BackupNimbusError, DumpFailedError
+from backupnimbus.errors import BackupNimbusError, DumpFailedError, StorageFailedError
 from backupnimbus.ports.object_store import StoredObject
-
-NO_WAIT = RetryPolicy(wait=tenacity.wait_none())
-
-
-def _job(
-    *,
-    dumps: FakeDumpRunner | None = None,
-    store: InMemoryObjectStore | None = None,
-    mailer: RecordingMailer | None = None,
-    retention: RetentionPolicy | None = None,
-) -> tuple[BackupJob, InMemoryObjectStore, RecordingMailer]:
-    store = store or InMemoryObjectStore()
-    mailer = mailer or RecordingMailer(recipients=("ops@example.com",))
-    config = Config(
-        mongo_uri="mongodb://u:pw@db:27017/",
-        notifications=NotificationConfig(
-            enabled=True, sender="b@example.com", recipients=("ops@example.com",)
-        ),
-        retention=retention or RetentionPolicy(),
-    )
-    container = bootstrap(
-        config, dump_runner=dumps or FakeDumpRunner(), store=store,
-        mailer=mailer, clock=FakeClock(), retry=NO_WAIT,
-    )  # fmt: skip
-    return container.resolve(BackupJob), store, mailer
+from tests.support.jobs import fake_backup_job
 
 
 def test_success_mails_the_key_and_sha256() -> None:
-    job, store, mailer = _job()
+    job, store, mailer = fake_backup_job()
 
     result = job.run(request=BackupRequest(name="nightly"))
 
@@ -62,7 +34,7 @@ def test_success_mails_the_key_and_sha256() -> None:
 
 
 def test_a_failed_backup_is_mailed_then_raised() -> None:
-    job, store, mailer = _job(
+    job, store, mailer = fake_backup_job(
         dumps=FakeDumpRunner(data=fake_archive({"db.coll": 10}, padding=400), fail_after=100)
     )
 
@@ -77,7 +49,7 @@ def test_a_failed_backup_is_mailed_then_raised() -> None:
 
 
 def test_a_mail_failure_never_turns_a_good_backup_into_a_failure() -> None:
-    job, store, _ = _job(mailer=RecordingMailer(fail=True))
+    job, store, _ = fake_backup_job(mailer=RecordingMailer(fail=True))
 
     result = job.run(request=BackupRequest(name="nightly"))
 
@@ -88,7 +60,7 @@ def test_a_mail_failure_never_turns_a_good_backup_into_a_failure() -> None:
 
 
 def test_a_mail_failure_never_hides_a_failed_backup() -> None:
-    job, _, _ = _job(
+    job, _, _ = fake_backup_job(
         dumps=FakeDumpRunner(data=fake_archive({"db.coll": 10}, padding=400), fail_after=10),
         mailer=RecordingMailer(fail=True),
     )
@@ -99,17 +71,46 @@ def test_a_mail_failure_never_hides_a_failed_backup() -> None:
     assert caught.value.details["notification"]["sent"] is False
 
 
-def test_retention_runs_after_a_good_backup_and_its_failure_is_only_reported() -> None:
+def test_retention_runs_after_a_good_backup() -> None:
     store = InMemoryObjectStore()
-    job, _, _ = _job(store=store, retention=RetentionPolicy(last=1))
+    job, _, _ = fake_backup_job(store=store, retention=RetentionPolicy(last=1))
     first = job.run(request=BackupRequest(name="nightly"))
 
     second = job.run(request=BackupRequest(name="nightly"))
 
     assert second.retention is not None
+    assert second.retention_error is None
     assert [gone.key for gone in second.retention.deleted] == [first.backup.manifest.key]
     assert first.backup.manifest.key not in store.objects
     assert second.backup.manifest.key in store.objects
+
+
+def test_a_failed_prune_after_a_good_backup_is_only_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class NoDeletes(InMemoryObjectStore):
+        def delete(self, *, key: str) -> None:
+            raise StorageFailedError("the store refused the delete", details={"key": key})
+
+    store = NoDeletes()
+    job, _, mailer = fake_backup_job(store=store, retention=RetentionPolicy(last=1))
+    first = job.run(request=BackupRequest(name="nightly"))
+
+    with caplog.at_level(logging.ERROR, logger="backupnimbus"):
+        second = job.run(request=BackupRequest(name="nightly"))
+
+    # The backup stands, is mailed as a success, and the prune failure is reported beside it.
+    assert second.backup.manifest.key in store.objects
+    assert second.backup.notification is not None
+    assert second.backup.notification.sent
+    assert "succeeded" in mailer.sent[-1].subject
+    assert second.retention is None
+    assert second.retention_error == "the store refused the delete"
+    assert any(
+        record.getMessage() == "retention after the backup failed" for record in caplog.records
+    )
+    # Nothing was deleted: the backup the policy would forget is still there.
+    assert first.backup.manifest.key in store.objects
 
 
 def test_an_unexpected_exception_is_wrapped_mailed_and_raised() -> None:
@@ -117,7 +118,7 @@ def test_an_unexpected_exception_is_wrapped_mailed_and_raised() -> None:
         def list_objects(self, *, prefix: str) -> list[StoredObject]:
             raise RuntimeError("disk on fire")
 
-    job, _, mailer = _job(store=ExplodingStore())
+    job, _, mailer = fake_backup_job(store=ExplodingStore())
 
     with pytest.raises(BackupNimbusError, match="Unexpected failure: RuntimeError") as caught:
         job.run(request=BackupRequest(name="nightly"))

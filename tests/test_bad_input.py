@@ -21,9 +21,9 @@ from pymongo import MongoClient
 
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
 from tests.conftest import b64, run_cli
+from tests.support.config_samples import GOOD, PLANTED
 from tests.support.servers import Secantus, start_secantus
 from tests.support.testdata import TESTDATA
-from tests.test_config import GOOD, PLANTED
 
 MULTI_DB = "mongodump-100.8.0__multi-db.archive"
 MULTI_DB_GZ = "mongodump-100.8.0__multi-db.archive.gz"

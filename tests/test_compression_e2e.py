@@ -13,9 +13,9 @@ import pytest
 from pymongo import MongoClient
 
 from tests.conftest import b64, run_cli
+from tests.support.age_keys import KeyPair, new_keypair
 from tests.support.bson_corpus import raw_documents, seed_every_type
 from tests.support.servers import Secantus
-from tests.test_encryption import KeyPair, _keypair
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def test_every_compression_round_trips_byte_identical(
     env = {**backup_env, "MONGODUMP_NS_INCLUDE": f"{seeded}.*", "BACKUP_COMPRESSION": compression,
            "RESTORE_TARGET_URI": b64(secantus.uri)}  # fmt: skip
     if encrypted:
-        keys: KeyPair = _keypair(tmp_path / "keys", "alice")
+        keys: KeyPair = new_keypair(tmp_path / "keys", "alice")
         env |= {"AGE_RECIPIENTS": keys.public_key, "AGE_IDENTITY_FILE": str(keys.identity_file)}
 
     made = run_cli(["run", "--json"], env)

@@ -11,9 +11,7 @@ from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.entrypoints.config import load_config
 from backupnimbus.errors import ConfigInvalidError
 from tests.conftest import b64, run_cli
-
-PLANTED = "planted-Secret-4f1c9a"
-GOOD = {"MONGO_URI": b64("mongodb://u:pw@db.example.com:27017/app")}
+from tests.support.config_samples import GOOD, PLANTED
 
 
 def load(env: dict[str, str]):  # type: ignore[no-untyped-def]

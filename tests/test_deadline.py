@@ -36,26 +36,14 @@ from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_
 from backupnimbus.errors import DeadlineExceededError, DumpFailedError
 from backupnimbus.ports.compressor import NONE, Compression
 from tests.conftest import run_cli
+from tests.support.dump_wrappers import cut_mongodump, wait_for_an_uploaded_part
 from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row
 from tests.support.fault_proxy import Action, FaultProxy, Rule
+from tests.support.fault_scene import AT, NO_WAIT, contents, open_uploads, with_mail
+from tests.support.jobs import fake_backup_job
 from tests.support.servers import venv_script
 from tests.support.ses import moto_sent
-from tests.test_backup_failures import _wait_for_an_uploaded_part, _wrapper
-from tests.test_backup_job import _job
-from tests.test_faults import (
-    AT,
-    NO_WAIT,
-    contents,
-    env,
-    fault_db,
-    faults,
-    open_uploads,
-    proxy,
-    with_mail,
-)
-
-__all__ = ["env", "fault_db", "faults", "proxy"]  # fixtures shared with test_faults.py
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -179,7 +167,7 @@ def test_a_run_within_its_deadline_succeeds_and_leaves_no_watchdog() -> None:
 
 
 def test_a_timeout_is_mailed_as_a_failure() -> None:
-    job, store, mailer = _job(
+    job, store, mailer = fake_backup_job(
         dumps=FakeDumpRunner(data=fake_archive({"db.coll": 400}, padding=400))
     )
     deadline = FakeClock().current + timedelta(seconds=60)
@@ -332,7 +320,7 @@ def test_sigterm_stops_a_run_like_a_deadline(
     env = with_mail(env, ses_endpoint, "sigterm")
     env["MONGODUMP_NS_INCLUDE"] = f"{fault_db.dataset('blobs11')}.*"
     # The dump stalls after its first part, as a slow server would, while the run is stopped.
-    env["MONGODUMP_PATH"] = _wrapper(tmp_path, mongo_tools, "exec sleep 60")
+    env["MONGODUMP_PATH"] = cut_mongodump(tmp_path, mongo_tools, "exec sleep 60")
     process = subprocess.Popen(
         [venv_script("backupnimbus"), "run", "--json", "--timestamp", AT],
         env={"PATH": os.environ.get("PATH", ""), **env},
@@ -341,7 +329,7 @@ def test_sigterm_stops_a_run_like_a_deadline(
         text=True,
     )
     try:
-        _wait_for_an_uploaded_part(s3, bucket, process)
+        wait_for_an_uploaded_part(s3, bucket, process)
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     finally:

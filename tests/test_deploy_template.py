@@ -7,7 +7,7 @@ import base64
 import json
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +16,11 @@ from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.entrypoints.config import load_config
+from tests.support.cfn_template import REQUIRED, TEMPLATE, Rendered, as_list
 from tests.support.servers import REPO, venv_script
 
-TEMPLATE = REPO / "deploy" / "template.yaml"
 DOCKERFILE = REPO / "Dockerfile"
-REQUIRED = {
-    "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/backupnimbus:0.1.0",
-    "MongoUri": "mongodb+srv://backup:s3cret@cluster0.example.net/shop",
-    "BucketName": "acme-mongo-backups",
-}
-PSEUDO = {
-    "AWS::Partition": "aws",
-    "AWS::Region": "eu-west-1",
-    "AWS::AccountId": "123456789012",
-    "AWS::StackName": "backupnimbus",
-}
+
 S3_ACTIONS_ALLOWED = {
     "s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject",
     "s3:ListBucketMultipartUploads", "s3:PutObjectRetention", "s3:GetObjectRetention",
@@ -40,7 +30,6 @@ OBJECTS = "arn:aws:s3:::acme-mongo-backups/backups/*"
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:backupnimbus/prod-AbC123"
 FROM_SECRET = {"MongoUri": "", "MongoUriSecretArn": f"{SECRET}#uri"}
 FROM_PARAMETER = {"MongoUri": "", "MongoUriParameterName": "/backupnimbus/prod/mongo-uri"}
-NO_VALUE = object()
 
 
 # --- the linters -------------------------------------------------------------------------------
@@ -108,126 +97,6 @@ def test_the_image_build_context_leaves_secrets_and_the_virtualenv_out() -> None
     assert not {".env", ".venv", "tests", "backups"} & allowed
 
 
-# --- rendering the template as CloudFormation would --------------------------------------------
-
-
-class Rendered:
-    """The template with parameters substituted, conditions decided, Fn::If resolved and
-    AWS::NoValue removed; references to resources stay as {"Ref": ...} / {"Fn::GetAtt": ...}."""
-
-    def __init__(self, overrides: Mapping[str, str]) -> None:
-        self.template = cfn_yaml.load(str(TEMPLATE))
-        declared = self.template["Parameters"]
-        unknown = set(overrides) - set(declared)
-        assert not unknown, f"not parameters of the template: {unknown}"
-        self.params = {
-            name: str(overrides.get(name, REQUIRED.get(name, spec.get("Default"))))
-            for name, spec in declared.items()
-        }
-        for name, spec in declared.items():
-            pattern = spec.get("AllowedPattern")
-            if pattern and spec["Type"] == "String":
-                assert re.match(pattern, self.params[name]), f"{name} rejected by the template"
-            if "AllowedValues" in spec:
-                assert self.params[name] in {str(v) for v in spec["AllowedValues"]}, name
-        self.conditions: dict[str, bool] = {}
-        for name in self.template["Conditions"]:
-            self.condition(name)
-        self.rejected = [
-            assertion["AssertDescription"]
-            for rule in self.template["Rules"].values()
-            if self.resolve(rule.get("RuleCondition", True))
-            for assertion in rule["Assertions"]
-            if not self.resolve(assertion["Assert"])
-        ]
-        self.resources = {
-            name: self.resolve(body)
-            for name, body in self.template["Resources"].items()
-            if "Condition" not in body or self.conditions[body["Condition"]]
-        }
-
-    def condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            self.conditions[name] = bool(self.resolve(self.template["Conditions"][name]))
-        return self.conditions[name]
-
-    def props(self, name: str) -> Any:
-        return self.resources[name]["Properties"]
-
-    def of_type(self, kind: str) -> dict[str, Any]:
-        return {name: body for name, body in self.resources.items() if body["Type"] == kind}
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            items = [self.resolve(item) for item in node]
-            return [item for item in items if item is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, value), = node.items()  # fmt: skip
-            resolved = self._function(key, value)
-            if resolved is not None:
-                return resolved
-        fields = {key: self.resolve(value) for key, value in node.items()}
-        return {key: value for key, value in fields.items() if value is not NO_VALUE}
-
-    def _function(self, key: str, value: Any) -> Any:
-        if key == "Ref":
-            if value == "AWS::NoValue":
-                return NO_VALUE
-            if value in PSEUDO:
-                return PSEUDO[value]
-            if value in self.params:
-                declared = self.template["Parameters"][value]["Type"]
-                text = self.params[value]
-                return text.split(",") if declared == "CommaDelimitedList" else text
-            return {"Ref": value}
-        if key == "Fn::If":
-            name, yes, no = value
-            return self.resolve(yes if self.condition(name) else no)
-        if key == "Condition":
-            return self.condition(value)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(v) for v in value)
-            return str(left) == str(right)
-        if key == "Fn::Not":
-            return not self.resolve(value[0])
-        if key == "Fn::Or":
-            return any(self.resolve(v) for v in value)
-        if key == "Fn::And":
-            return all(self.resolve(v) for v in value)
-        if key == "Fn::EachMemberEquals":
-            items, wanted = (self.resolve(v) for v in value)
-            return all(item == wanted for item in items)
-        if key == "Fn::Base64":
-            return base64.b64encode(str(self.resolve(value)).encode()).decode()
-        if key == "Fn::Join":
-            separator, parts = value
-            return separator.join(str(p) for p in self.resolve(parts))
-        if key == "Fn::Split":
-            separator, text = value
-            return str(self.resolve(text)).split(separator)
-        if key == "Fn::Select":
-            index, items = value
-            return self.resolve(items)[int(index)]
-        if key == "Fn::Sub":
-            text, raw = (value, {}) if isinstance(value, str) else value
-            names = {k: self.resolve(v) for k, v in raw.items()}
-
-            def substitute(match: re.Match[str]) -> str:
-                name = match.group(1)
-                if name in names:
-                    return str(names[name])
-                if name in PSEUDO:
-                    return PSEUDO[name]
-                if name in self.params:
-                    return self.params[name]
-                return "${" + name + "}"  # a resource attribute, known only at deploy time
-
-            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
-        return None
-
-
 def statements(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every IAM statement the stack creates, with the resource that holds it."""
     for name, body in rendered.of_type("AWS::IAM::ManagedPolicy").items():
@@ -237,10 +106,6 @@ def statements(rendered: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
         for policy in body["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 yield name, statement
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def granted(rendered: Rendered, action: str) -> list[dict[str, Any]]:

@@ -24,9 +24,9 @@ from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.errors import DrillFailedError
 from tests.conftest import REGION, REPO, b64, run_cli
 from tests.support.bson_corpus import seed_every_type
+from tests.support.lambda_emulator import ENTRYPOINT, emulator
 from tests.support.servers import Secantus, built_path, start_secantus, venv_script
 from tests.support.ses import SENDER, moto_sent
-from tests.test_lambda_rie import ENTRYPOINT, emulator
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -32,6 +31,7 @@ from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.entrypoints.config import load_config
 from backupnimbus.errors import ConfigInvalidError, DeadlineExceededError, DumpFailedError
 from tests.conftest import REGION, b64, run_cli
+from tests.support.age_keys import KeyPair, age_tool, new_keypair
 from tests.support.bson_corpus import raw_documents, seed_every_type
 from tests.support.servers import Secantus
 from tests.support.testdata import TESTDATA
@@ -41,50 +41,14 @@ MULTI_DB_COUNTS = {"shop.orders": 5000, "shop.users": 200, "analytics.events_202
 AGE_MAGIC = b"age-encryption.org/v1\n"
 
 
-@attrs.frozen
-class KeyPair:
-    identity_file: Path
-    """Written by `age-keygen -o`: comments and one AGE-SECRET-KEY-1... line."""
-    public_key: str
-    """From `age-keygen -y`."""
-
-    @property
-    def secret(self) -> str:
-        return next(
-            line for line in self.identity_file.read_text().splitlines()
-            if line.startswith("AGE-SECRET-KEY-1")
-        )  # fmt: skip
-
-
-def _age_tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(
-            f"`{name}` is not installed: run `make test` (or `make age`), which installs Debian's "
-            "age package",
-            pytrace=False,
-        )
-    return found
-
-
-def _keypair(directory: Path, name: str) -> KeyPair:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.txt"
-    subprocess.run([_age_tool("age-keygen"), "-o", str(path)], check=True, capture_output=True)
-    public = subprocess.run(
-        [_age_tool("age-keygen"), "-y", str(path)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    return KeyPair(identity_file=path, public_key=public)
-
-
 @pytest.fixture
 def alice(tmp_path: Path) -> KeyPair:
-    return _keypair(tmp_path / "keys", "alice")
+    return new_keypair(tmp_path / "keys", "alice")
 
 
 @pytest.fixture
 def bob(tmp_path: Path) -> KeyPair:
-    return _keypair(tmp_path / "keys", "bob")
+    return new_keypair(tmp_path / "keys", "bob")
 
 
 @pytest.fixture
@@ -151,7 +115,7 @@ def test_a_backup_decrypts_with_the_age_cli_into_mongorestore(
     target = f"{database}_age"
     # age -d ... | mongorestore --archive --gzip: nothing of BackupNimbus on the way back.
     age = subprocess.Popen(
-        [_age_tool("age"), "-d", "-i", str(alice.identity_file), str(encrypted)],
+        [age_tool("age"), "-d", "-i", str(alice.identity_file), str(encrypted)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert age.stdout is not None
@@ -173,7 +137,7 @@ def test_a_file_encrypted_by_the_age_cli_verifies_and_restores(
 ) -> None:  # fmt: skip
     encrypted = tmp_path / "multi-db.archive.gz.age"
     subprocess.run(
-        [_age_tool("age"), "-r", alice.public_key, "-o", str(encrypted), str(MULTI_DB_GZ)],
+        [age_tool("age"), "-r", alice.public_key, "-o", str(encrypted), str(MULTI_DB_GZ)],
         check=True, capture_output=True,
     )  # fmt: skip
     # No bucket, no Mongo source, no recipients: only the identity, once as a file, once as b64.

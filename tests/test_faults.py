@@ -21,11 +21,9 @@ from typing import Any
 import attrs
 import boto3
 import pytest
-import tenacity
 from botocore.config import Config as BotoConfig
 
 from backupnimbus.adapters.compression import FastCompressor
-from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.adapters.s3 import S3ObjectStore
 from backupnimbus.adapters.s3_parts import PartSizer
 from backupnimbus.domain.verify_backup import VerifyBackup
@@ -34,22 +32,27 @@ from backupnimbus.entrypoints.container import bootstrap, config_from_environmen
 from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.entrypoints.lambda_events import Invocation
 from backupnimbus.errors import BackupNimbusError
-from tests.conftest import REGION, b64, run_cli
+from tests.conftest import REGION, run_cli
+from tests.support.dump_wrappers import cut_mongodump
 from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row
 from tests.support.fault_proxy import Action, FaultProxy, Rule
+from tests.support.fault_scene import (
+    AT,
+    NO_WAIT,
+    contents,
+    lost_since,
+    open_uploads,
+    with_mail,
+)
 from tests.support.servers import free_port, venv_script
-from tests.support.ses import SENDER, moto_sent
-from tests.test_backup_failures import _wrapper
+from tests.support.ses import moto_sent
 
 pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
-NO_WAIT = RetryPolicy(wait=tenacity.wait_none())
 EARLIER = "2025-04-06T10:15:30Z"
 """The timestamp of the good backup that a failing run must leave untouched."""
-AT = "2025-04-07T10:15:30Z"
-RECIPIENT = "oncall@example.com"
 # RetryPolicy's defaults: 5 attempts, waits of 0.5, 1, 2 and 4 s, each plus up to 1 s of jitter.
 RETRY_BUDGET_S = 0.5 + 1 + 2 + 4 + 4 * 1
 # With this seed the 30% draws fail 4 of the 10 UploadPart calls a 6-part upload makes, so every
@@ -63,83 +66,10 @@ def _write_fault_matrix() -> Iterator[None]:
     MATRIX.write_if_complete()
 
 
-@pytest.fixture(scope="module")
-def fault_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDb]:
-    db = FaultDb.start(tmp_path_factory.mktemp("secantus-faults") / "data")
-    yield db
-    db.stop()
-
-
-@pytest.fixture(scope="module")
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(moto_endpoint).start()
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
-def faults(proxy: FaultProxy) -> Iterator[FaultProxy]:
-    proxy.set_rules([])
-    proxy.serialize()
-    yield proxy
-    proxy.set_rules([])
-    proxy.serialize()
-
-
-@pytest.fixture
-def env(backup_env: dict[str, str], fault_db: FaultDb, proxy: FaultProxy) -> dict[str, str]:
-    """A backup of the fault server into moto, through the fault proxy."""
-    return {
-        **backup_env,
-        "MONGO_URI": b64(fault_db.uri),
-        "AWS_ENDPOINT_URL_S3": proxy.url,
-        "BACKUP_NAME": "faults",
-    }
-
-
-def with_mail(env: Mapping[str, str], ses_endpoint: str, name: str) -> dict[str, str]:
-    ses = boto3.client(
-        "ses",
-        endpoint_url=ses_endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    ses.verify_email_identity(EmailAddress=SENDER)
-    return {
-        **env,
-        "NOTIFICATIONS_ENABLED": "true",
-        "NOTIFICATION_SENDER_EMAIL": b64(SENDER),
-        "NOTIFICATION_RECIPIENTS": b64(RECIPIENT),
-        "BACKUP_NAME": name,
-    }
-
-
 def key_of(name: str, at: str = AT, *, compressed: bool = False) -> str:
     stamp = iso_timestamp(at).strftime("%Y%m%dT%H%M%SZ")
     day = iso_timestamp(at).strftime("%Y/%m/%d")
     return f"backups/{name}/{day}/{name}-{stamp}.archive" + (".gz" if compressed else "")
-
-
-# What the bucket holds
-
-
-def contents(s3: Any, bucket: str) -> dict[str, tuple[str, int]]:
-    """Every object: key -> (sha256, size)."""
-    found = {}
-    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-        found[item["Key"]] = (hashlib.sha256(data).hexdigest(), len(data))
-    return found
-
-
-def open_uploads(s3: Any, bucket: str) -> int:
-    return len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
-
-
-def lost_since(before: Mapping[str, tuple[str, int]], after: Mapping[str, tuple[str, int]]) -> int:
-    """Bytes of the objects in `before` that are gone or changed in `after`."""
-    return sum(size for key, (sha, size) in before.items() if after.get(key) != (sha, size))
 
 
 def verify(s3: Any, bucket: str, key: str) -> Any:
@@ -664,7 +594,7 @@ def test_mongodump_killed_mid_stream_leaves_earlier_backups_untouched(
     }
     before = earlier_backup(env, s3, bucket)
 
-    killer = _wrapper(tmp_path, mongo_tools, "kill -9 $$")
+    killer = cut_mongodump(tmp_path, mongo_tools, "kill -9 $$")
     completed = run_cli(["run", "--json", "--timestamp", AT], {**env, "MONGODUMP_PATH": killer})
 
     assert completed.returncode == 1, completed.stderr[-3000:]

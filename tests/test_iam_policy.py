@@ -24,6 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, b64, run_cli
+from tests.support.cfn_template import Rendered, as_list
 from tests.support.fault_proxy import Action, FaultProxy, Rule
 from tests.support.servers import (
     REPO,
@@ -33,7 +34,6 @@ from tests.support.servers import (
     stop_process,
     venv_script,
 )
-from tests.test_deploy_template import Rendered, as_list
 
 PREFIX = "backups/"
 BUCKET = f"iam-{uuid.uuid4().hex[:12]}"

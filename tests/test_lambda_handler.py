@@ -12,20 +12,8 @@ from pymongo import MongoClient
 from backupnimbus.entrypoints.lambda_events import parse_event
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
 from backupnimbus.errors import UsageInvalidError
+from tests.support.lambda_events import SCHEDULED_EVENT
 from tests.support.servers import Secantus
-
-# The sample EventBridge publishes for a schedule rule.
-SCHEDULED_EVENT = {
-    "version": "0",
-    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2025-04-07T10:15:30Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/backupnimbus-daily"],
-    "detail": {},
-}
 
 
 @attrs.frozen

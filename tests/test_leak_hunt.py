@@ -3,6 +3,7 @@ against real servers, and every byte that leaves the process searched for them."
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import uuid
@@ -15,6 +16,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.conftest import REGION, b64, run_cli
+from tests.support.recording_proxy import RecordingProxy
 from tests.support.servers import Secantus
 from tests.support.ses import SENDER, moto_sent
 
@@ -63,6 +65,7 @@ def test_no_planted_secret_leaks_from_any_command(
         "the restore target's password": restore_password,
         "the AWS secret key": aws_secret,
         "the age identity": age_secret,
+        "the restore target's URI": target_uri,
     }
     parameter = f"/backupnimbus/{tag}/mongo-uri"
     ssm = boto3.client("ssm", endpoint_url=moto_endpoint, region_name=REGION,
@@ -71,6 +74,7 @@ def test_no_planted_secret_leaks_from_any_command(
     boto3.client("ses", endpoint_url=ses_endpoint, region_name=REGION,
                  aws_access_key_id="testing", aws_secret_access_key="testing",
                  ).verify_email_identity(EmailAddress=SENDER)  # fmt: skip
+    ses_proxy = RecordingProxy(ses_endpoint)
     argv_log = tmp_path / "argv.log"
     name = f"leak-{tag[:8]}"
     env = {
@@ -87,22 +91,30 @@ def test_no_planted_secret_leaks_from_any_command(
         "MONGODUMP_PATH": str(_recording(mongo_tools / "mongodump", argv_log)),
         "MONGORESTORE_PATH": str(_recording(mongo_tools / "mongorestore", argv_log)),
         "BACKUP_NAME": name,
+        # Every byte sent to SES is kept: moto keeps only the HTML part of a mail.
+        "AWS_ENDPOINT_URL_SES": ses_proxy.url,
     }
     reader = {**env, "AGE_IDENTITY": b64(age_secret + "\n"), "RESTORE_TARGET_URI": b64(target_uri)}
     failing = {**env, "MONGODUMP_PATH": str(_recording(mongo_tools / "mongodump", argv_log,
                                                        fail=True))}  # fmt: skip
 
-    runs = {
-        "backup": run_cli(["run", "--json", "--timestamp", "2025-01-01T00:00:00Z"], env),
-        "second backup": run_cli(["run", "--json", "--timestamp", "2025-01-02T00:00:00Z"], env),
-        "failed backup": run_cli(["run", "--json", "--timestamp", "2025-01-03T00:00:00Z"], failing),
-        "list": run_cli(["list", "--json"], reader),
-        "verify": run_cli(["verify", "--latest", "--json"], reader),
-        "restore": run_cli(["restore", "--latest", "--ns-from", f"{database}.*",
-                            "--ns-to", f"{database}_r.*", "--json"], reader),
-        "prune": run_cli(["prune", "--keep-last", "1", "--json"], reader),
-        "check": run_cli(["check", "--json"], reader),
-    }  # fmt: skip
+    ses_proxy.start()
+    try:
+        runs = {
+            "backup": run_cli(["run", "--json", "--timestamp", "2025-01-01T00:00:00Z"], env),
+            "second backup": run_cli(["run", "--json", "--timestamp", "2025-01-02T00:00:00Z"], env),
+            "failed backup": run_cli(
+                ["run", "--json", "--timestamp", "2025-01-03T00:00:00Z"], failing
+            ),
+            "list": run_cli(["list", "--json"], reader),
+            "verify": run_cli(["verify", "--latest", "--json"], reader),
+            "restore": run_cli(["restore", "--latest", "--ns-from", f"{database}.*",
+                                "--ns-to", f"{database}_r.*", "--json"], reader),
+            "prune": run_cli(["prune", "--keep-last", "1", "--json"], reader),
+            "check": run_cli(["check", "--json"], reader),
+        }  # fmt: skip
+    finally:
+        ses_proxy.stop()
 
     expected_codes = {"failed backup": 1}
     for what, completed in runs.items():
@@ -121,11 +133,34 @@ def test_no_planted_secret_leaks_from_any_command(
     )
     assert len(mails) == 3
     outputs["e-mails"] = json.dumps([m.subject + m.body for m in mails])
+    sent_mails = [r.form() for r in ses_proxy.sent if r.form().get("Action") == ["SendEmail"]]
+    assert len(sent_mails) == 3
+    for n, form in enumerate(sent_mails):
+        [text] = form["Message.Body.Text.Data"]
+        assert text.strip(), "a mail without a plain-text part"
+        outputs[f"e-mail {n}: plain-text part"] = text
+        outputs[f"e-mail {n}: HTML part"] = "".join(form.get("Message.Body.Html.Data", []))
+    outputs["every field sent to SES"] = json.dumps([r.form() for r in ses_proxy.sent])
     argv = argv_log.read_text()
     assert "mongodump" in argv
     assert "mongorestore" in argv
     outputs["argv of every mongodump and mongorestore"] = argv
     assert json.loads(runs["failed backup"].stdout)["error"]["details"]["stderr_tail"]
+    # Each secret also in the base64 forms a log or document could carry it in, including the
+    # exact values the environment hands over (the identity file ends with a newline).
+    forms = {f"{secret_name} (plain)": secret for secret_name, secret in planted.items()} | {
+        f"{secret_name} ({form}{', newline-ended' if ended else ''})": encode(
+            (secret + ("\n" if ended else "")).encode()
+        ).decode()
+        for secret_name, secret in planted.items()
+        for ended in (False, True)
+        for form, encode in (
+            ("base64", base64.b64encode),
+            ("url-safe base64", base64.urlsafe_b64encode),
+        )
+    }
+    handed_over = (b64(aws_secret), b64(age_secret + "\n"), b64(target_uri))
+    assert set(handed_over) <= set(forms.values())
     for where, text in outputs.items():
-        for secret_name, secret in planted.items():
+        for secret_name, secret in forms.items():
             assert secret not in text, f"{secret_name} leaked into {where}"

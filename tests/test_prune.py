@@ -4,88 +4,27 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 import pytest
 from pymongo import MongoClient
 
-from backupnimbus.adapters.memory import FakeClock, InMemoryObjectStore
+from backupnimbus.adapters.memory import FakeClock
 from backupnimbus.domain.backup_job import BackupJob
 from backupnimbus.domain.keys import MANIFEST_SUFFIX, archive_key, manifest_key
 from backupnimbus.domain.list_backups import INCOMPLETE, UNREADABLE, ListBackups
-from backupnimbus.domain.manifest_codec import encode_manifest
-from backupnimbus.domain.models import COMPLETE, PARTIAL, BackupRequest, Manifest, SourceInfo
+from backupnimbus.domain.models import COMPLETE, PARTIAL, BackupRequest
 from backupnimbus.domain.prune_backups import PruneBackups, PruneResult
 from backupnimbus.domain.retention import RetentionPolicy
 from backupnimbus.entrypoints.commands.prune import prune_result_document, render
 from backupnimbus.errors import BackupNimbusError, StorageFailedError, UsageInvalidError
 from backupnimbus.ports.compressor import GZIP
-from backupnimbus.ports.object_store import StoredObject
 from tests.conftest import REGION, b64, run_cli
+from tests.support.aged_store import NOW, PREFIX, AgedStore, manifest_bytes
+from tests.support.retention_oracle import oracle
 from tests.support.servers import Secantus
-from tests.test_retention import oracle
-
-PREFIX = "backups/"
-NOW = datetime(2025, 4, 7, 10, 15, 30, tzinfo=UTC)
-
-
-def _manifest(
-    key: str, name: str, at: datetime, *, finished_at: datetime | None = None,
-    partial: bool = False,
-) -> bytes:  # fmt: skip
-    """A manifest whose backup started at `at` and finished 42 s later unless told otherwise."""
-    return encode_manifest(
-        Manifest(
-            name=name, key=key, size=len(key), sha256="0" * 64, compressed=True,
-            encrypted=False, started_at=at,
-            finished_at=finished_at or at + timedelta(seconds=42),
-            mongodump_version="100.10.0", tool_version="0.1.0",
-            source=SourceInfo(hosts=("db.example:27017",)),
-            status=PARTIAL if partial else COMPLETE,
-            warnings=("skipped db.broken",) if partial else (),
-        )
-    )  # fmt: skip
-
-
-@attrs.define
-class AgedStore(InMemoryObjectStore):
-    """The in-memory store, with a write time per key and a log of deletes in order."""
-
-    written_at: dict[str, datetime] = attrs.Factory(dict)
-    deletes: list[str] = attrs.Factory(list)
-    refuse_delete: str | None = None
-    """Fail deleting keys ending in this, as a store that goes away mid-run would."""
-
-    def list_objects(self, *, prefix: str) -> Iterator[StoredObject]:
-        for obj in super().list_objects(prefix=prefix):
-            yield attrs.evolve(obj, modified_at=self.written_at[obj.key])
-
-    def delete(self, *, key: str) -> None:
-        if self.refuse_delete is not None and key.endswith(self.refuse_delete):
-            raise StorageFailedError("fake store refused the delete", details={"key": key})
-        self.deletes.append(key)
-        super().delete(key=key)
-
-    def add(
-        self, name: str, at: datetime, *, complete: bool = True,
-        finished_at: datetime | None = None, partial: bool = False,
-    ) -> str:  # fmt: skip
-        """Stores a backup stamped (key) and written at `at`; returns the archive key.
-
-        `finished_at` is what its manifest says (default: 42 s after `at`); `complete=False`
-        leaves the manifest out, as an upload still running or never finished does."""
-        key = archive_key(prefix=PREFIX, name=name, at=at, compression=GZIP)
-        self.objects[key] = b"archive " + key.encode()
-        self.written_at[key] = at
-        if complete:
-            manifest = _manifest(key, name, at, finished_at=finished_at, partial=partial)
-            self.objects[manifest_key(key)] = manifest
-            # The store writes a manifest when its backup finishes.
-            self.written_at[manifest_key(key)] = finished_at or at + timedelta(seconds=42)
-        return key
 
 
 def _prune(store: AgedStore, clock: FakeClock | None = None) -> PruneBackups:
@@ -310,11 +249,11 @@ def _unreadable_manifests(key: str) -> dict[str, tuple[bytes, str]]:
     other = key.replace("T", "T9", 1)
     return {
         "not json": (b"{not json", "not JSON"),
-        "another archive's": (_manifest(other, "mongodb", _days_ago(5)), "describes"),
-        "another set's": (_manifest(key, "users", _days_ago(5)), "names backup set 'users'"),
+        "another archive's": (manifest_bytes(other, "mongodb", _days_ago(5)), "describes"),
+        "another set's": (manifest_bytes(key, "users", _days_ago(5)), "names backup set 'users'"),
         "a field of the wrong type": (
             json.dumps(
-                {**json.loads(_manifest(key, "mongodb", _days_ago(5))), "size": "7"}
+                {**json.loads(manifest_bytes(key, "mongodb", _days_ago(5))), "size": "7"}
             ).encode(),
             "size",
         ),
@@ -547,7 +486,7 @@ def _fill(s3: Any, bucket: str, stamps: list[datetime], incomplete: list[datetim
     for at in stamps:
         key = archive_key(prefix=PREFIX, name="mongodb", at=at, compression=GZIP)
         s3.put_object(Bucket=bucket, Key=key, Body=b"archive")
-        s3.put_object(Bucket=bucket, Key=manifest_key(key), Body=_manifest(key, "mongodb", at))
+        s3.put_object(Bucket=bucket, Key=manifest_key(key), Body=manifest_bytes(key, "mongodb", at))
         complete[key] = at
     partial = []
     for at in incomplete:

@@ -29,7 +29,7 @@ from backupnimbus.domain.list_backups import (
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.retention import RULES, RetentionPolicy
 from backupnimbus.ports.compressor import GZIP
-from tests.test_prune import NOW, PREFIX, AgedStore, _manifest
+from tests.support.aged_store import NOW, PREFIX, AgedStore, manifest_bytes
 
 TARGET = "orders"
 SETS = (TARGET, "users", "orders-eu")
@@ -86,15 +86,15 @@ def _manifest_for(entry: Entry, key: str) -> bytes:
     finished = NOW + timedelta(seconds=entry.finished_s)
     started = finished - timedelta(minutes=5)
     if entry.kind in ("complete", "partial"):
-        return _manifest(
+        return manifest_bytes(
             key, entry.name, started, finished_at=finished, partial=entry.kind == "partial"
         )
     if entry.kind == "another key":
-        return _manifest(key + ".old", entry.name, started)
+        return manifest_bytes(key + ".old", entry.name, started)
     if entry.kind == "another set":
-        return _manifest(key, "other", started)
+        return manifest_bytes(key, "other", started)
     if entry.kind == "wrong type":
-        document = json.loads(_manifest(key, entry.name, started))
+        document = json.loads(manifest_bytes(key, entry.name, started))
         return json.dumps({**document, "finished_at": 5}).encode()
     assert entry.kind == "not json"
     return b"\x00garbage"

@@ -16,8 +16,8 @@ from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.retention import RetentionPolicy
 from tests.conftest import run_cli
+from tests.support.aged_store import NOW, PREFIX, AgedStore, manifest_bytes
 from tests.support.servers import Secantus
-from tests.test_prune import NOW, PREFIX, AgedStore, _manifest
 
 
 def _history_with_a_clock_that_ran_ahead() -> tuple[AgedStore, str, str]:
@@ -27,7 +27,7 @@ def _history_with_a_clock_that_ran_ahead() -> tuple[AgedStore, str, str]:
     store = AgedStore()
     store.add("orders", NOW - timedelta(days=3))
     ahead = store.add("orders", NOW - timedelta(days=2))
-    store.objects[ahead + ".manifest.json"] = _manifest(
+    store.objects[ahead + ".manifest.json"] = manifest_bytes(
         ahead, "orders", NOW + timedelta(days=365), finished_at=NOW + timedelta(days=365)
     )
     newest = store.add("orders", NOW - timedelta(hours=1))

@@ -22,9 +22,9 @@ from pymongo import MongoClient
 from tests.conftest import b64, run_cli
 from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row
+from tests.support.fault_scene import contents, lost_since, open_uploads, with_mail
 from tests.support.servers import Secantus
 from tests.support.ses import moto_sent
-from tests.test_faults import contents, lost_since, open_uploads, with_mail
 
 pytestmark = pytest.mark.e2e
 

@@ -22,9 +22,9 @@ from pymongo import MongoClient
 
 from tests.conftest import b64
 from tests.image.conftest import Docker, container_name, write_env_file
+from tests.support.cfn_template import Rendered
+from tests.support.lambda_events import SCHEDULED_EVENT
 from tests.support.servers import Secantus, built_path, free_port
-from tests.test_deploy_template import Rendered
-from tests.test_lambda_handler import SCHEDULED_EVENT
 
 MiB = 1024 * 1024
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
