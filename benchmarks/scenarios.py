@@ -130,6 +130,10 @@ class Rig:
         if "PYTHONPATH" in os.environ:
             # A work tree measured with a shared venv: the console script must run its code.
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        if not self.secantus_uri:
+            # No server behind the replay to ask whether it is a replica set (MONGODUMP_OPLOG
+            # defaults to auto, which asks).
+            env["MONGODUMP_OPLOG"] = "false"
         if archive is not None:
             env["BENCH_REPLAY_ARCHIVE"] = str(archive.path)
         if s3:
