@@ -23,7 +23,7 @@ from backupnimbus.ports.compressor import GZIP, NONE, ZSTD, Compression
 from backupnimbus.ports.object_store import Readable
 
 CHUNK = 1024 * 1024
-_ZSTD_JOB_BYTES = 2 * 1024 * 1024
+_ZSTD_JOB_BYTES = 1024 * 1024
 # Blocks of 256 KiB instead of isal's 1 MiB: each thread holds a block in and out, and the
 # smaller ones cost less memory at the same ratio and speed (measured on realistic data).
 _GZIP_BLOCK_BYTES = 256 * 1024
@@ -47,9 +47,10 @@ class FastCompressor:
                 _level(compression),
                 # zstd's threads are workers beside the caller: 0 means none, not one.
                 threads=self._threads if self._threads > 1 else 0,
-                # Jobs of 2 MiB instead of zstd's default (4 windows, up to 8 MiB at level 3):
-                # each worker holds its job's input and output, and the default costs some
-                # 40 MB more at the same ratio and speed (measured on realistic data).
+                # Jobs of 1 MiB instead of zstd's default (4 windows, up to 8 MiB at level 3):
+                # each worker holds its job's input and output; the default cost some 40 MB
+                # more, and 2 MiB jobs still took an upload to S3 past 120 MB once (bench
+                # h-s3-zstd), for 1% of ratio (measured on realistic data).
                 job_size=_ZSTD_JOB_BYTES,
                 # A checksum in every frame: zstd then detects a damaged frame by itself.
                 write_checksum=1,
