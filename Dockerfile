@@ -26,6 +26,7 @@ FROM ${LAMBDA_BASE_IMAGE} AS python-build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY backupnimbus ./backupnimbus
+COPY docker/slim-venv ./slim-venv
 # The package is built into a wheel first so that everything else can be required to come as a
 # binary wheel (--only-binary): the base image has no compiler, and a dependency that suddenly
 # needs one must fail the build here rather than pull build tools into the image.
@@ -36,6 +37,7 @@ RUN python3 -m venv /opt/venv \
     && python3 -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src \
     && /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: \
         /wheels/backupnimbus-*.whl "awslambdaric==${AWSLAMBDARIC_VERSION}" \
+    && /opt/venv/bin/python ./slim-venv \
     && /opt/venv/bin/pip uninstall --yes pip
 
 # --- Stage 3: the runtime image ----------------------------------------------------------------
