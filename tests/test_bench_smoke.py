@@ -364,17 +364,6 @@ def test_compressed_scenario_plumbing_with_a_stand_in(
     assert "| (h-local) Compressed backup to the local store" in row
 
 
-_COMPRESSES = compression.supported(
-    str(Path(sys.executable).parent / "backupnimbus"),
-    {name: os.environ[name] for name in ("PATH", "HOME", "PYTHONPATH") if name in os.environ},
-)
-
-
-@pytest.mark.xfail(
-    not _COMPRESSES,
-    reason="this BackupNimbus does not compress by itself (it ignores BACKUP_COMPRESSION)",
-    strict=True,
-)
 def test_compressed_backup_scenario_runs_tiny(
     realistic: archive_gen.GeneratedArchive, tmp_path: Path, secantus: Secantus, mongo_tools: Path
 ) -> None:

@@ -29,23 +29,11 @@ from backupnimbus.errors import DeadlineExceededError, DumpFailedError, RestoreF
 from backupnimbus.ports.archive_restorer import RestoreOptions
 from backupnimbus.redaction import Redactor
 from backupnimbus.stop_signal import StopSignal
-from tests.support.fault_db import FaultDb
+from tests.support.fault_db import HOLD_LISTING, FaultDb
 from tests.support.servers import REPO, Secantus, free_port, start_secantus
 
 NO_WAIT = RetryPolicy(wait=tenacity.wait_none())
 # Listing held by the server: mongodump is connected but has not written a byte.
-HOLD_LISTING = {
-    "failCommands": ["listDatabases", "listCollections"],
-    "blockConnection": True,
-    "blockTimeMS": 60_000,
-}
-
-
-@pytest.fixture(scope="module")
-def fault_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDb]:
-    db = FaultDb.start(tmp_path_factory.mktemp("secantus-children") / "data")
-    yield db
-    db.stop()
 
 
 def _children(name: str) -> list[tuple[int, str]]:

@@ -20,7 +20,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.conftest import b64, run_cli
-from tests.support.fault_db import FaultDb
+from tests.support.fault_db import HOLD_LISTING, FaultDb
 from tests.support.fault_matrix import MATRIX, Row
 from tests.support.fault_scene import contents, lost_since, open_uploads, with_mail
 from tests.support.servers import Secantus
@@ -252,20 +252,6 @@ def test_one_backup_per_set_and_second_whatever_the_suffix(
         k for k in error["details"]["existing"] if not k.endswith(".json")
     ]
     assert contents(s3, bucket) == before
-
-
-HOLD_LISTING = {
-    "failCommands": ["listDatabases", "listCollections"],
-    "blockConnection": True,
-    "blockTimeMS": 60_000,
-}
-
-
-@pytest.fixture(scope="module")
-def fault_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDb]:
-    db = FaultDb.start(tmp_path_factory.mktemp("secantus-trust") / "data")
-    yield db
-    db.stop()
 
 
 def _mongodumps() -> list[int]:

@@ -11,10 +11,10 @@ NAMESPACE = "BackupNimbus"
 log = logging.getLogger("backupnimbus.metrics")
 
 
-def backup_metric_fields(
-    *, name: str, succeeded: bool, size: int, duration_s: float, at: datetime
+def _emf_record(
+    *, name: str, at: datetime, units: dict[str, str], values: dict[str, Any]
 ) -> dict[str, Any]:
-    """The members of one EMF record; the alarms in deploy/template.yaml read these metrics."""
+    """One EMF record of the backup set `name`: `units` names each metric and its unit."""
     return {
         "_aws": {
             "Timestamp": int(at.timestamp() * 1000),
@@ -22,19 +22,29 @@ def backup_metric_fields(
                 {
                     "Namespace": NAMESPACE,
                     "Dimensions": [["BackupName"]],
-                    "Metrics": [
-                        {"Name": "BackupSuccess", "Unit": "Count"},
-                        {"Name": "BackupBytes", "Unit": "Bytes"},
-                        {"Name": "BackupDuration", "Unit": "Seconds"},
-                    ],
+                    "Metrics": [{"Name": key, "Unit": unit} for key, unit in units.items()],
                 }
             ],
         },
         "BackupName": name,
-        "BackupSuccess": 1 if succeeded else 0,
-        "BackupBytes": size,
-        "BackupDuration": round(duration_s, 3),
+        **values,
     }
+
+
+def backup_metric_fields(
+    *, name: str, succeeded: bool, size: int, duration_s: float, at: datetime
+) -> dict[str, Any]:
+    """The members of one EMF record; the alarms in deploy/template.yaml read these metrics."""
+    return _emf_record(
+        name=name,
+        at=at,
+        units={"BackupSuccess": "Count", "BackupBytes": "Bytes", "BackupDuration": "Seconds"},
+        values={
+            "BackupSuccess": 1 if succeeded else 0,
+            "BackupBytes": size,
+            "BackupDuration": round(duration_s, 3),
+        },
+    )
 
 
 def emit_backup_metric(
@@ -52,24 +62,15 @@ def drill_metric_fields(
     *, name: str, succeeded: bool, seconds: float, at: datetime
 ) -> dict[str, Any]:
     """One EMF record per restore drill; the "no successful drill" alarm reads it."""
-    return {
-        "_aws": {
-            "Timestamp": int(at.timestamp() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [["BackupName"]],
-                    "Metrics": [
-                        {"Name": "RestoreDrillSucceeded", "Unit": "Count"},
-                        {"Name": "RestoreDrillSeconds", "Unit": "Seconds"},
-                    ],
-                }
-            ],
+    return _emf_record(
+        name=name,
+        at=at,
+        units={"RestoreDrillSucceeded": "Count", "RestoreDrillSeconds": "Seconds"},
+        values={
+            "RestoreDrillSucceeded": 1 if succeeded else 0,
+            "RestoreDrillSeconds": round(seconds, 3),
         },
-        "BackupName": name,
-        "RestoreDrillSucceeded": 1 if succeeded else 0,
-        "RestoreDrillSeconds": round(seconds, 3),
-    }
+    )
 
 
 def emit_drill_metric(*, name: str, succeeded: bool, seconds: float, at: datetime) -> None:

@@ -26,6 +26,12 @@ DATASETS: Mapping[str, tuple[int, int]] = {
     "blobs50": (500, 100_000),
 }
 CLOSED_CONNECTION = "closeConnection failpoint fired"
+HOLD_LISTING: Mapping[str, Any] = {
+    "failCommands": ["listDatabases", "listCollections"],
+    "blockConnection": True,
+    "blockTimeMS": 60_000,
+}
+"""A fail point that holds mongodump before its first byte: the listing never answers."""
 
 
 @attrs.define
