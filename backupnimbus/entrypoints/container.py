@@ -12,8 +12,6 @@ import punq
 
 from backupnimbus import __version__
 from backupnimbus.adapters.clock import SystemClock
-from backupnimbus.adapters.compression import FastCompressor
-from backupnimbus.adapters.cpus import usable_cpus
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
 from backupnimbus.domain.backup_job import BackupJob
@@ -188,7 +186,7 @@ def bootstrap(
     _singleton(container, OptionalLocks, lambda: _locks_of(container.resolve(OptionalLocking)))
     _singleton(container, Mailer, lambda: _select_mailer(config, registry, builtin_mailers)(config))
     _singleton(container, ArchiveCipher, _cipher, config=config)
-    container.register(StreamCompressor, instance=FastCompressor(threads=usable_cpus()))
+    container.register(StreamCompressor, factory=_compressor, scope=punq.Scope.singleton)
     _singleton(container, ArchiveRestorer, _mongorestore, config=config, redactor=redactor)
     _singleton(container, ScratchTarget, _scratch_target, config=config, redactor=redactor)
     container.register(
@@ -483,3 +481,12 @@ def build_setup_check(container: punq.Container, *, timeout_s: float) -> CheckSe
             )
         )
     return CheckSetup(checks=tuple(checks))
+
+
+def _compressor() -> StreamCompressor:
+    # Imported when first resolved: isal and zstandard are not for a cold start that only
+    # verifies or prunes.
+    from backupnimbus.adapters.compression import FastCompressor
+    from backupnimbus.adapters.cpus import usable_cpus
+
+    return FastCompressor(threads=usable_cpus())
