@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test lint run bench tools age venv clean image image-test
+.PHONY: test lint run bench bench-docs reliability tools age venv clean image image-test
 
 # The image's tests (tests/image/, which a plain `pytest` does not collect) run once, in image-test.
+# The suite checks the generated docs and never rewrites them: it fails when docs/reliability.md's
+# fault matrix is not what the fault tests observed (`make reliability` writes it), or when
+# docs/benchmarks.md is not what benchmarks/results.json and analysis.md render to (`make bench-docs`).
 test: venv tools age lint
 	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" LAMBDA_RIE="$$(scripts/build-lambda-rie)" \
 		$(BIN)/pytest $(PYTEST_ARGS)
@@ -39,10 +42,17 @@ lint: venv
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/cfn-lint deploy/template.yaml
 
+# The fault matrix of docs/reliability.md, written from what the fault tests observe; nothing is
+# written unless every test of the run passed.
+FAULT_TESTS := tests/test_faults.py tests/test_deadline.py tests/test_trust.py
+reliability: venv tools
+	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" LAMBDA_RIE="$$(scripts/build-lambda-rie)" \
+		$(BIN)/pytest $(FAULT_TESTS) --write-fault-matrix $(PYTEST_ARGS)
+
 run: venv tools
 	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" $(BIN)/python -m backupnimbus.entrypoints.make_run
 
-# The benchmark (benchmarks/): docs/benchmarks.md, docs/benchmarks.png and
+# The benchmark (benchmarks/): measures, then writes docs/benchmarks.md, docs/benchmarks.png and
 # benchmarks/results.json from one run. Options through BENCH_ARGS, e.g. BENCH_ARGS='--only a,d'.
 BENCH_CACHE ?= $(HOME)/.cache/backupnimbus/bench
 BENCH_AWS := $(BENCH_CACHE)/awscli-venv/bin/aws
@@ -53,6 +63,12 @@ bench: venv
 		$(BENCH_CACHE)/awscli-venv/bin/python -m pip install --quiet 'awscli>=1.36'; }
 	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" BACKUPNIMBUS_BENCH_CACHE=$(BENCH_CACHE) \
 		$(BIN)/python -m benchmarks.run --aws $(BENCH_AWS) $(BENCH_ARGS)
+
+# docs/benchmarks.md and the plot again from the recorded benchmarks/results.json and the
+# hand-written benchmarks/analysis.md, measuring nothing.
+bench-docs: venv
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.run --render
 
 venv: $(STAMP)
 

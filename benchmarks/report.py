@@ -110,8 +110,9 @@ def render_markdown(document: dict[str, Any], *, plot_name: str | None) -> str:
         "other sizes: `BENCH_ARGS='--sizes 64M,512M'`; all options: "
         "`.venv/bin/python -m benchmarks.run --help`.",
         "- After editing the hand-written analysis (`benchmarks/analysis.md`): "
-        "`.venv/bin/python -m benchmarks.run --render` rewrites this file and the plot from "
-        "results.json without running anything.",
+        "`make bench-docs` (`python -m benchmarks.run --render`) rewrites this file and the plot "
+        "from results.json without running anything. The test suite fails when this file is "
+        "not what results.json and analysis.md render to, so edit those, never this file.",
         "- Only some scenarios, keeping the others' recorded results: "
         "`BENCH_ARGS='--only h --merge'`.",
         "- The compression level comparison behind the gzip default (no S3, no BackupNimbus): "

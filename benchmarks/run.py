@@ -45,9 +45,7 @@ _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.render:
-        recorded = json.loads(Path(args.results).read_text())
-        recorded["analysis"] = _analysis()
-        write_outputs(args, recorded)
+        write_outputs(args, recorded(Path(args.results)))
         return 0
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -258,7 +256,20 @@ def write_outputs(args: argparse.Namespace, document: dict[str, Any]) -> None:
     plot = Path(args.plot)
     report.write_plot(plot, document)
     doc = Path(args.doc)
-    report.write_markdown(doc, document, plot_name=os.path.relpath(plot, doc.parent))
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(markdown(document, doc=doc, plot=plot))
+
+
+def recorded(results: Path) -> dict[str, Any]:
+    """A recorded run, with the hand-written analysis as it is now: what `--render` renders."""
+    document: dict[str, Any] = json.loads(results.read_text())
+    document["analysis"] = _analysis()
+    return document
+
+
+def markdown(document: dict[str, Any], *, doc: Path, plot: Path) -> str:
+    """docs/benchmarks.md's text, the plot named relative to the doc."""
+    return report.render_markdown(document, plot_name=os.path.relpath(plot, doc.parent))
 
 
 def abbreviate(command: str, variables: dict[str, str]) -> str:

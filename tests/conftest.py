@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.support import fault_matrix
 from tests.support.fault_db import FaultDb
 from tests.support.fault_proxy import FaultProxy
 from tests.support.servers import (
@@ -25,6 +26,15 @@ from tests.support.servers import (
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    fault_matrix.add_option(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A session that records every fault-matrix row checks docs/reliability.md against them.
+    config.pluginmanager.register(fault_matrix.FaultMatrixPlugin(fault_matrix.MATRIX))
 
 
 def b64(text: str) -> str:

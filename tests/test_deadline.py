@@ -45,13 +45,6 @@ from tests.support.jobs import fake_backup_job
 from tests.support.servers import venv_script
 from tests.support.ses import moto_sent
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _write_fault_matrix() -> Iterator[None]:
-    yield
-    MATRIX.write_if_complete()
-
-
 # The use case, with fakes
 
 

@@ -14,7 +14,7 @@ import json
 import logging
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,6 @@ RETRY_BUDGET_S = 0.5 + 1 + 2 + 4 + 4 * 1
 # With this seed the 30% draws fail 4 of the 10 UploadPart calls a 6-part upload makes, so every
 # kind of fault fires, and never 5 times in a row, which no part could survive.
 SEED = 7
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _write_fault_matrix() -> Iterator[None]:
-    yield
-    MATRIX.write_if_complete()
 
 
 def key_of(name: str, at: str = AT, *, compressed: bool = False) -> str:
@@ -298,10 +292,13 @@ def test_s3_fault(
         assert set(contents(s3, bucket)) == {key, key + ".manifest.json"}, "no duplicate"
         lost = stored_loss(s3, bucket, result)
         assert lost == 0
-        observed = (
-            f"succeeded; {plural(len(retries), 'retry', 'retries')} logged; stored sha256 = "
-            "manifest; verify passed"
-        )
+        logged = plural(len(retries), "retry", "retries")
+        if case.read_timeout < 60:
+            # A busy machine can slow other answers past a short read timeout, and they are
+            # retried too: the document states the bound every run meets, never the count.
+            assert len(retries) >= injected, "every stalled call was retried"
+            logged = f"≥ {plural(injected, 'retry', 'retries')}"
+        observed = f"succeeded; {logged} logged; stored sha256 = manifest; verify passed"
         outcome = {"survived": 1}
     else:
         assert error is not None, "the run must fail"

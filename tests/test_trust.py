@@ -11,7 +11,6 @@ import json
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,6 @@ pytestmark = pytest.mark.e2e
 
 GOOD_AT = "2025-04-07T10:15:30Z"
 LATER_AT = "2025-04-08T10:15:30Z"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _write_fault_matrix() -> Iterator[None]:
-    yield
-    MATRIX.write_if_complete()
 
 
 @pytest.fixture

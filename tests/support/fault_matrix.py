@@ -1,17 +1,23 @@
 """The fault matrix: one row per injected fault, recorded by the fault tests from what they
-observed, and written into docs/reliability.md when every row was recorded in one session.
+observed, and the generated block of docs/reliability.md made from it.
 
-A row is recorded only after its test's assertions passed, so a failing or skipped test leaves
-the matrix incomplete and the document untouched. Rows hold counts and outcomes, never timings,
-so that a run that behaves the same writes the same document.
+A session that recorded every row checks the committed block against the rows it observed and
+fails when they differ: the document is never rewritten by an ordinary test run. `make
+reliability` runs the fault tests with `--write-fault-matrix`, which writes the block instead,
+and only when every test of the session passed. A session that recorded only some rows (one
+module, `-k`) checks nothing. Rows hold counts and outcomes that a run which behaves the same
+reproduces exactly, never timings or counts that depend on thread scheduling, so that the check
+cannot fail at random.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
 import attrs
+import pytest
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 BEGIN = (
@@ -20,7 +26,10 @@ BEGIN = (
 )
 END = "<!-- fault-matrix:end -->"
 
-# The document's rows, in its order. A row missing from a session keeps the document as it is.
+WRITE_OPTION = "--write-fault-matrix"
+REGENERATE = "run `make reliability` to regenerate it"
+
+# The document's rows, in its order. A session that misses one checks and writes nothing.
 ROWS = (
     "s3-transient-upload-part",
     "s3-stalled-upload-part",
@@ -80,30 +89,51 @@ class Row:
 
 @attrs.define
 class FaultMatrix:
+    order: tuple[str, ...] = ROWS
+    doc: Path = DOC
     rows: dict[str, Row] = attrs.Factory(dict)
-    written: bool = False
 
     def record(self, row_id: str, row: Row) -> None:
-        assert row_id in ROWS, f"unknown fault matrix row {row_id!r}"
+        assert row_id in self.order, f"unknown fault matrix row {row_id!r}"
         self.rows[row_id] = row
 
     def complete(self) -> bool:
-        return all(row_id in self.rows for row_id in ROWS)
+        return all(row_id in self.rows for row_id in self.order)
 
-    def write_if_complete(self, path: Path = DOC) -> bool:
-        if self.written or not self.complete():
+    def stale(self) -> list[str]:
+        """How the committed block differs from the rendered one, line by line; [] when equal."""
+        committed = _block(self.doc.read_text(encoding="utf-8"), self.doc).splitlines()
+        rendered = self.render().splitlines()
+        return [
+            line
+            for line in difflib.unified_diff(
+                committed, rendered, "committed", "observed", n=0, lineterm=""
+            )
+            if not line.startswith("@@")
+        ]
+
+    def differing_rows(self) -> list[str]:
+        """The rows (number and id) and the totals whose committed line differs."""
+        committed = _numbered(_block(self.doc.read_text(encoding="utf-8"), self.doc))
+        rendered = _numbered(self.render())
+        return [
+            key if key == "totals" else f"row {key} ({self.order[int(key) - 1]})"
+            for key in rendered
+            if committed.get(key) != rendered[key]
+        ] + [f"row {key} (not observed)" for key in committed if key not in rendered]
+
+    def write(self) -> bool:
+        """Writes the rendered block into the document; whether the document changed."""
+        text = self.doc.read_text(encoding="utf-8")
+        _block(text, self.doc)
+        updated = _PATTERN.sub(lambda _: f"{BEGIN}\n{self.render()}\n{END}", text)
+        if updated == text:
             return False
-        text = path.read_text(encoding="utf-8")
-        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-        assert pattern.search(text), f"{path} has lost its fault-matrix markers"
-        updated = pattern.sub(lambda _: f"{BEGIN}\n{self.render()}\n{END}", text)
-        if updated != text:
-            path.write_text(updated, encoding="utf-8")
-        self.written = True
+        self.doc.write_text(updated, encoding="utf-8")
         return True
 
     def render(self) -> str:
-        rows = [self.rows[row_id] for row_id in ROWS]
+        rows = [self.rows[row_id] for row_id in self.order]
         lines = [
             "| # | Fault | Injected | Expected | Observed | Data lost (bytes) | Orphaned uploads "
             "| False successes | Good backups lost |",
@@ -128,9 +158,87 @@ class FaultMatrix:
         return "\n".join(lines)
 
 
+_PATTERN = re.compile(re.escape(BEGIN) + r"\n?(.*?)\n?" + re.escape(END), re.DOTALL)
+
+
+def _block(text: str, path: Path) -> str:
+    found = _PATTERN.search(text)
+    assert found, f"{path} has lost its fault-matrix markers"
+    return found.group(1)
+
+
+def _numbered(block: str) -> dict[str, str]:
+    """The block's table rows by their number, and its totals line as "totals"."""
+    lines: dict[str, str] = {}
+    for line in block.splitlines():
+        if found := re.match(r"\| (\d+) \|", line):
+            lines[found.group(1)] = line
+        elif line.startswith("**Totals:**"):
+            lines["totals"] = line
+    return lines
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 MATRIX = FaultMatrix()
 """Shared by the fault modules of one pytest session."""
+
+
+def add_option(parser: pytest.Parser) -> None:
+    parser.addoption(
+        WRITE_OPTION,
+        action="store_true",
+        help="write the fault matrix into docs/reliability.md instead of checking it "
+        "(`make reliability`)",
+    )
+
+
+@attrs.define
+class FaultMatrixPlugin:
+    """At the session's end: checks (or, with --write-fault-matrix, writes) a complete matrix."""
+
+    matrix: FaultMatrix
+    failed: bool = False
+    lines: list[str] = attrs.Factory(list)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        matrix = self.matrix
+        if not matrix.complete():
+            return
+        name = _shown(matrix.doc)
+        if session.config.getoption(WRITE_OPTION):
+            if exitstatus != pytest.ExitCode.OK:
+                self.failed = True
+                self.lines = [f"{name} not written: not every test of the session passed"]
+            elif matrix.write():
+                self.lines = [f"{name} written"]
+            else:
+                self.lines = [f"{name} already up to date"]
+            return
+        differences = matrix.stale()
+        if not differences:
+            self.lines = [f"{name} matches what this session observed"]
+        else:
+            self.failed = True
+            self.lines = [
+                f"{name} is stale: its fault matrix differs from what this session observed "
+                f"({', '.join(matrix.differing_rows() or ['its header'])}); {REGENERATE}",
+                *differences,
+            ]
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.lines:
+            terminalreporter.section("fault matrix", red=self.failed, green=not self.failed)
+            for line in self.lines:
+                terminalreporter.line(line)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(DOC.parents[1]))
+    except ValueError:
+        return str(path)
