@@ -1,7 +1,7 @@
 """`make bench`: runs every scenario and writes results.json, docs/benchmarks.md and the plot.
 
     python -m benchmarks.run [--sizes 256M,2G] [--repeat 3] [--only a,b,c,d,e,f,g,h] [--no-sweep]
-    python -m benchmarks.run --render   # the doc and plot again from results.json
+    python -m benchmarks.run --render   # make bench-docs: the doc and plot from results.json
 
 Needs: the project venv (this interpreter, with moto, SecantusDB and matplotlib), awscli in its
 own venv (--aws, default: the one `make bench` installs), and the MongoDB tools (MONGO_TOOLS_BIN

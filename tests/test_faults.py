@@ -3,8 +3,8 @@ through SecantusDB fail points, SES unreachable, and runs racing for one key.
 
 A backup under a fault must either finish correctly (the stored bytes match the manifest and
 verify passes) or fail cleanly: a typed error, nothing at its key, no open multipart upload,
-earlier backups untouched. Each test records its row of the fault matrix in
-docs/reliability.md, from what it observed.
+earlier backups untouched. Each test records its row of the fault matrix of
+docs/reliability.md, from what it observed (tests/support/fault_matrix.py checks or writes it).
 """
 
 from __future__ import annotations
