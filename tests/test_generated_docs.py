@@ -184,6 +184,16 @@ def test_write_option_rewrites_the_block_and_keeps_the_prose(project: Path) -> N
     assert checked.returncode == 0, checked.stdout
 
 
+def test_write_option_in_a_partial_session_writes_nothing_and_fails(project: Path) -> None:
+    (project / "doc.md").write_text(doc_text("exit 0"))
+
+    done = session(project, "--write-fault-matrix", "-k", "test_one", observed="exit 0; new")
+
+    assert done.returncode == 1, done.stdout
+    assert "doc.md not written: no row recorded for two" in done.stdout
+    assert (project / "doc.md").read_text() == doc_text("exit 0")
+
+
 def test_write_option_writes_nothing_when_a_test_failed(project: Path) -> None:
     (project / "doc.md").write_text(doc_text("exit 0"))
 

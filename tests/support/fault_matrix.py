@@ -4,9 +4,10 @@ observed, and the generated block of docs/reliability.md made from it.
 A session that recorded every row checks the committed block against the rows it observed and
 fails when they differ: the document is never rewritten by an ordinary test run. `make
 reliability` runs the fault tests with `--write-fault-matrix`, which writes the block instead,
-and only when every test of the session passed. A session that recorded only some rows (one
-module, `-k`) checks nothing. Rows hold counts and outcomes that a run which behaves the same
-reproduces exactly, never timings or counts that depend on thread scheduling, so that the check
+and only when every row was recorded and every test of the session passed (else the session
+fails). Without that option, a session that recorded only some rows (one module, `-k`) checks
+nothing. Rows hold counts and outcomes that a run which behaves the same reproduces exactly,
+never timings or counts that depend on thread scheduling or a busy machine, so that the check
 cannot fail at random.
 """
 
@@ -205,10 +206,18 @@ class FaultMatrixPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         matrix = self.matrix
-        if not matrix.complete():
-            return
         name = _shown(matrix.doc)
-        if session.config.getoption(WRITE_OPTION):
+        writing = session.config.getoption(WRITE_OPTION)
+        if not matrix.complete():
+            if writing:
+                # Asked to write, a partial session must not look as if it had.
+                missing = [row_id for row_id in matrix.order if row_id not in matrix.rows]
+                self.failed = True
+                self.lines = [f"{name} not written: no row recorded for {', '.join(missing)}"]
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        if writing:
             if exitstatus != pytest.ExitCode.OK:
                 self.failed = True
                 self.lines = [f"{name} not written: not every test of the session passed"]
