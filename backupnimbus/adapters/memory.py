@@ -18,6 +18,7 @@ from backupnimbus.errors import (
     NotificationFailedError,
     ObjectExistsError,
     StorageFailedError,
+    UsageInvalidError,
 )
 from backupnimbus.ports.mailer import Email
 from backupnimbus.ports.object_lock import Lock
@@ -209,6 +210,25 @@ class InMemoryObjectStore:
             raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
         self.objects[key] = data
         self.committed.append(key)
+
+
+@attrs.define
+class InMemoryFiles:
+    """LocalFiles: path -> bytes."""
+
+    files: dict[str, bytes] = attrs.Factory(dict)
+    later: dict[str, bytes] = attrs.Factory(dict)
+    """What a path holds from its second opening on, as if it changed after the first read."""
+    opened: list[str] = attrs.Factory(list)
+    """Every path opened, in order."""
+
+    @contextlib.contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        if path not in self.files:
+            raise UsageInvalidError([f"{path}: cannot read it (No such file or directory)"])
+        data = self.later.get(path, self.files[path]) if path in self.opened else self.files[path]
+        self.opened.append(path)
+        yield io.BytesIO(data)
 
 
 @attrs.define
