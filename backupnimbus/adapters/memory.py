@@ -20,6 +20,7 @@ from backupnimbus.errors import (
     StorageFailedError,
     UsageInvalidError,
 )
+from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
 from backupnimbus.ports.mailer import Email
 from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import Readable, StoredObject
@@ -229,6 +230,27 @@ class InMemoryFiles:
         data = self.later.get(path, self.files[path]) if path in self.opened else self.files[path]
         self.opened.append(path)
         yield io.BytesIO(data)
+
+
+@attrs.define
+class RecordingRestorer:
+    """ArchiveRestorer that reads the whole archive it is given and writes it nowhere."""
+
+    received: bytearray = attrs.Factory(bytearray)
+    """The bytes it was fed, as the restore tool would have read them."""
+    calls: list[RestoreOptions] = attrs.Factory(list)
+    """The options of each restore started."""
+
+    def restore(
+        self, *, stream: Readable, compressed: bool, options: RestoreOptions
+    ) -> RestoreReport:
+        self.calls.append(options)
+        while chunk := stream.read(64 * 1024):
+            self.received += chunk
+        return RestoreReport(target_hosts=("fake:27017",), restored={}, failures=0, planned={})
+
+    def existing(self, namespaces: object) -> tuple[str, ...]:
+        return ()
 
 
 @attrs.define
