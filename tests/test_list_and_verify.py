@@ -323,7 +323,7 @@ BROKEN_MANIFESTS = {
 @pytest.mark.parametrize("broken", BROKEN_MANIFESTS, ids=list(BROKEN_MANIFESTS))
 def test_list_verify_and_restore_say_the_same_about_an_unusable_manifest(broken: str) -> None:
     from backupnimbus.domain.list_backups import UNREADABLE, ListBackups
-    from backupnimbus.domain.restore_backup import RestoreBackup, RestoreRequest
+    from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromKey
 
     edit, reason = BROKEN_MANIFESTS[broken]
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=MULTI_DB_COUNTS)
@@ -335,7 +335,7 @@ def test_list_verify_and_restore_say_the_same_about_an_unusable_manifest(broken:
         VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
     with pytest.raises(VerificationFailedError) as restored:
         RestoreBackup(compressor=FastCompressor(), store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
-            request=RestoreRequest(key=key)
+            request=RestoreFromKey(key=key)
         )
 
     assert record.state == UNREADABLE
@@ -351,7 +351,7 @@ def test_list_verify_and_restore_say_the_same_about_an_unusable_manifest(broken:
 
 def test_a_missing_manifest_has_one_wording_in_verify_and_restore() -> None:
     from backupnimbus.domain.list_backups import ListBackups
-    from backupnimbus.domain.restore_backup import RestoreBackup, RestoreRequest
+    from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromKey
 
     store, key = stored(MULTI_DB_GZ.read_bytes())
     store.delete(key=manifest_key(key))
@@ -361,7 +361,7 @@ def test_a_missing_manifest_has_one_wording_in_verify_and_restore() -> None:
         VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
     with pytest.raises(VerificationFailedError) as restored:
         RestoreBackup(compressor=FastCompressor(), store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
-            request=RestoreRequest(key=key)
+            request=RestoreFromKey(key=key)
         )
 
     assert verified.value.message == restored.value.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -9,6 +10,7 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.memory import InMemoryObjectStore
 from backupnimbus.adapters.mongorestore import MongorestoreRestorer
 from backupnimbus.domain.list_backups import ListBackups
-from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
+from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromFile, RestoreFromKey
 from backupnimbus.errors import StorageFailedError, VerificationFailedError
 from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
 from backupnimbus.ports.object_store import Readable
@@ -370,6 +372,21 @@ class _FailingAfter:
         return self._data.read(min(size, self._limit - self._data.tell()))
 
 
+class _BreaksOnItsSecondRead:
+    """A local file read whole by the check before the restore, whose read by the restore
+    itself breaks after `limit` bytes, as a failing disk or a dropped mount would."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self._data = data
+        self._limit = limit
+        self.opened = 0
+
+    @contextlib.contextmanager
+    def open_read(self, path: str) -> Iterator[Readable]:
+        self.opened += 1
+        yield io.BytesIO(self._data) if self.opened == 1 else _FailingAfter(self._data, self._limit)
+
+
 def test_a_broken_source_stream_stops_mongorestore(
     client: MongoClient[Any], database: str, secantus: Secantus, mongo_tools: Path,
     tmp_path: Path,
@@ -386,12 +403,12 @@ def test_a_broken_source_stream_stops_mongorestore(
         store=InMemoryObjectStore(),
         backups=ListBackups(store=InMemoryObjectStore(), prefix="backups/"),
         restorer=restorer,
+        files=_BreaksOnItsSecondRead(MULTI_DB.read_bytes(), limit=1_100_000),
     )
-    stream = _FailingAfter(MULTI_DB.read_bytes(), limit=1_100_000)
     options = RestoreOptions(ns_from="shop.*", ns_to=f"{database}.*", ns_include=("shop.*",))
 
     with pytest.raises(StorageFailedError, match="failed after 1100000 bytes"):
-        use_case.run(request=RestoreRequest(file=LocalArchive("x", stream), options=options))
+        use_case.run(request=RestoreFromFile(path="x", options=options))
 
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
         os.kill(int(pid_file.read_text()), 0)
@@ -433,7 +450,7 @@ def test_a_corrupt_archive_never_reaches_its_end_in_the_restorer(
     )
 
     with pytest.raises(VerificationFailedError, match="sha256 mismatch"):
-        use_case.run(request=RestoreRequest(key=backup["key"]))
+        use_case.run(request=RestoreFromKey(key=backup["key"]))
 
     assert bytes(restorer.received) == corrupt[: len(restorer.received)]
     assert len(restorer.received) < len(corrupt)

@@ -18,7 +18,9 @@ from backupnimbus.errors import (
     NotificationFailedError,
     ObjectExistsError,
     StorageFailedError,
+    UsageInvalidError,
 )
+from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
 from backupnimbus.ports.mailer import Email
 from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import Readable, StoredObject
@@ -209,6 +211,46 @@ class InMemoryObjectStore:
             raise ObjectExistsError(f"A backup already exists at {key}", details={"key": key})
         self.objects[key] = data
         self.committed.append(key)
+
+
+@attrs.define
+class InMemoryFiles:
+    """LocalFiles: path -> bytes."""
+
+    files: dict[str, bytes] = attrs.Factory(dict)
+    later: dict[str, bytes] = attrs.Factory(dict)
+    """What a path holds from its second opening on, as if it changed after the first read."""
+    opened: list[str] = attrs.Factory(list)
+    """Every path opened, in order."""
+
+    @contextlib.contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        if path not in self.files:
+            raise UsageInvalidError([f"{path}: cannot read it (No such file or directory)"])
+        data = self.later.get(path, self.files[path]) if path in self.opened else self.files[path]
+        self.opened.append(path)
+        yield io.BytesIO(data)
+
+
+@attrs.define
+class RecordingRestorer:
+    """ArchiveRestorer that reads the whole archive it is given and writes it nowhere."""
+
+    received: bytearray = attrs.Factory(bytearray)
+    """The bytes it was fed, as the restore tool would have read them."""
+    calls: list[RestoreOptions] = attrs.Factory(list)
+    """The options of each restore started."""
+
+    def restore(
+        self, *, stream: Readable, compressed: bool, options: RestoreOptions
+    ) -> RestoreReport:
+        self.calls.append(options)
+        while chunk := stream.read(64 * 1024):
+            self.received += chunk
+        return RestoreReport(target_hosts=("fake:27017",), restored={}, failures=0, planned={})
+
+    def existing(self, namespaces: object) -> tuple[str, ...]:
+        return ()
 
 
 @attrs.define

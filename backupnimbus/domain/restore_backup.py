@@ -1,9 +1,18 @@
+"""Restore: a backup from the store, or an archive in a local file, into a target database.
+
+What is restored is one of three requests (`RestoreRequest`): the backup at a key, the newest
+complete backup of a set, or a local file. A backup from the store is vouched for by its
+manifest, and its sha256 checked on the way; a local file has no manifest, so it is checked
+whole before anything is written.
+"""
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
+from typing import TypeAlias, assert_never
 
 import attrs
 
@@ -14,6 +23,7 @@ from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogWindow
 from backupnimbus.domain.plain_archive import plain_archive
 from backupnimbus.domain.read_manifest import read_manifest
+from backupnimbus.domain.verify_backup import check_stream
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -25,6 +35,7 @@ from backupnimbus.errors import (
 from backupnimbus.ports.archive_restorer import ArchiveRestorer, RestoreOptions, RestoreReport
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import StreamCompressor
+from backupnimbus.ports.local_files import LocalFiles
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
@@ -38,27 +49,33 @@ _STOPPED = (
 
 
 @attrs.frozen
-class LocalArchive:
-    """An archive outside the store. It has no manifest, so there is nothing to verify against."""
+class RestoreFromKey:
+    """The backup whose archive is at `key` in the store."""
 
-    path: str
-    """Where it was read from, for the result."""
-    stream: Readable = attrs.field(repr=False, eq=False)
-    """Its bytes, opened (and closed) by the caller."""
+    key: str
+    options: RestoreOptions = attrs.field(factory=RestoreOptions)
 
 
 @attrs.frozen
-class RestoreRequest:
-    key: str | None = None
-    """The archive key of a backup in the store."""
-    latest: bool = False
-    """Restore the newest complete backup."""
+class RestoreLatest:
+    """The newest complete backup of a set."""
+
     name: str | None = None
-    """With `latest`: the backup set to take the newest complete backup of; None: of every
-    set (`--all-sets`)."""
-    file: LocalArchive | None = None
-    """Restore this archive instead of one from the store."""
+    """The backup set; None: the newest of every set (`--all-sets`)."""
     options: RestoreOptions = attrs.field(factory=RestoreOptions)
+
+
+@attrs.frozen
+class RestoreFromFile:
+    """An archive in a local file, outside the store (plain, gzip, zstd, age-encrypted)."""
+
+    path: str
+    options: RestoreOptions = attrs.field(factory=RestoreOptions)
+
+
+RestoreRequest: TypeAlias = RestoreFromKey | RestoreLatest | RestoreFromFile
+"""What to restore, and how (`options`: which namespaces, renamed how, dropped first, dry run,
+oplog replay)."""
 
 
 @attrs.frozen
@@ -80,19 +97,27 @@ class RestoreResult:
     """The digest matched the manifest's; False when there was no manifest (a local file)."""
     dry_run: bool
     existing: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    """For a partial backup: what its dump left out, which this restore cannot bring back."""
     """For a dry run: the target namespaces that already exist in the target (which --drop
     would replace, and a restore without it would add documents to)."""
+    warnings: tuple[str, ...] = ()
+    """For a partial backup: what its dump left out, which this restore cannot bring back."""
     oplog_replay: bool = False
     """The archive's oplog was replayed (for a dry run: would be)."""
     oplog: OplogWindow | None = None
     """The backup's oplog section as its manifest records it; None without one (or a file)."""
 
 
+class NoLocalFiles:
+    """LocalFiles for a restore that reads only from the store (a drill's)."""
+
+    def open_read(self, path: str) -> contextlib.AbstractContextManager[Readable]:
+        raise UsageInvalidError([f"{path}: this restore reads backups from the store only"])
+
+
 @attrs.frozen
 class RestoreBackup:
-    """Streams a backup from the store into a target database, checking its sha256 on the way."""
+    """Streams a backup into a target database: from the store, checking its sha256 against
+    its manifest on the way, or from a local file, checked whole first."""
 
     store: ObjectStore
     backups: ListBackups
@@ -101,43 +126,103 @@ class RestoreBackup:
     """Decompresses gzip and zstd archives on their way to the restorer."""
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Decrypts encrypted backups on their way to the restorer."""
+    files: LocalFiles = attrs.field(factory=NoLocalFiles)
+    """Opens the archive of a `RestoreFromFile`."""
 
     def run(self, *, request: RestoreRequest) -> RestoreResult:
-        _check(request)
-        if request.file is not None:
-            file = request.file
-            return self._restore(request, file.stream, manifest=None, label=file.path)
-        key, manifest = self._manifest(request)
-        if request.options.oplog_replay and not _has_oplog(manifest):
+        """Raises:
+        UsageInvalidError: the options contradict each other, the oplog replay asked for
+            has no oplog to replay, or the local file cannot be opened.
+        BackupNotFoundError: no archive at the key, or no complete backup of the set.
+        VerificationFailedError: the manifest is missing or unusable; the bytes differ
+            from it (sha256, encryption); the local file is not an intact archive; the
+            archive cannot be decrypted.
+        RestoreFailedError: the restore tool failed, or the target refused documents.
+        StorageFailedError: reading the archive failed.
+        """
+        _check(request.options)
+        match request:
+            case RestoreFromFile(path=path):
+                return self._restore_file(path, request.options)
+            case RestoreLatest(name=name):
+                record = latest_complete(self.backups.run(name=name), name=name)
+                assert record.manifest is not None, "latest_complete returns complete backups"
+                return self._restore_stored(record.key, record.manifest, request.options)
+            case RestoreFromKey(key=key):
+                if not self.store.exists(key=key):
+                    raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
+                manifest = read_manifest(self.store, key=key)
+                return self._restore_stored(key, manifest, request.options)
+            case _:
+                assert_never(request)
+
+    def _restore_stored(
+        self, key: str, manifest: Manifest, options: RestoreOptions
+    ) -> RestoreResult:
+        if options.oplog_replay and not _has_oplog(manifest):
             raise UsageInvalidError(
                 [f"--oplog-replay: backup {key} holds no oplog (it was dumped without --oplog; "
                  "see MONGODUMP_OPLOG), so there is nothing to replay. Nothing was restored."]
             )  # fmt: skip
         with self.store.open_read(key=key) as stream:
-            return self._restore(request, stream, manifest=manifest, label=key)
+            reader = _VerifyingReader(
+                stream,
+                expected=manifest.sha256,
+                label=key,
+                vouched_by="its manifest says",
+                verdict="The backup is corrupt.",
+                consequence=_consequence(options),
+            )
+            _refuse_encryption_mismatch(reader, key=key, manifest=manifest)
+            return self._restore(options, reader, manifest=manifest, label=key, file=None)
 
-    def _manifest(self, request: RestoreRequest) -> tuple[str, Manifest]:
-        if request.latest:
-            record = latest_complete(self.backups.run(name=request.name), name=request.name)
-            assert record.manifest is not None, "latest_complete returns complete backups"
-            return record.key, record.manifest
-        assert request.key is not None
-        key = request.key
-        if not self.store.exists(key=key):
-            raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
-        return key, read_manifest(self.store, key=key)
+    def _restore_file(self, path: str, options: RestoreOptions) -> RestoreResult:
+        # A dry run writes nothing, so it needs no check first; it still reads the file whole.
+        checked = None if options.dry_run else self._check_file(path)
+        with self.files.open_read(path) as stream:
+            reader = _VerifyingReader(
+                stream,
+                expected=checked,
+                label=path,
+                vouched_by="the check before the restore found",
+                verdict="The file changed after it was checked.",
+                consequence=_consequence(options),
+            )
+            return self._restore(options, reader, manifest=None, label=path, file=path)
+
+    def _check_file(self, path: str) -> str:
+        """mongorestore writes documents as they arrive, and finds damage only where it is: a
+        local file has no manifest to vouch for it, so it is checked whole (structure and
+        every CRC-64, after decryption when it is age-encrypted) before anything is written.
+
+        Returns: its sha256, which the restore's own read of it must match.
+        """
+        with self.files.open_read(path) as stream:
+            try:
+                checked = check_stream(
+                    stream=_Guarded(stream, label=path),
+                    compressor=self.compressor,
+                    cipher=self.cipher,
+                    label=path,
+                )
+            except VerificationFailedError as damaged:
+                raise VerificationFailedError(
+                    f"{path} is not an intact archive, so nothing was restored: {damaged.message}",
+                    details={**damaged.details, "file": path},
+                ) from damaged
+        return checked.sha256
 
     def _restore(
-        self, request: RestoreRequest, stream: Readable, *, manifest: Manifest | None, label: str
+        self,
+        options: RestoreOptions,
+        reader: _VerifyingReader,
+        *,
+        manifest: Manifest | None,
+        label: str,
+        file: str | None,
     ) -> RestoreResult:
-        dry_run = request.options.dry_run
-        reader = _VerifyingReader(
-            stream,
-            expected=manifest.sha256 if manifest else None,
-            label=label,
-            consequence="Nothing was written (dry run)." if dry_run else _STOPPED,
-        )
-        encrypted = manifest.encrypted if manifest else reader.peek(len(AGE_MAGIC)) == AGE_MAGIC
+        dry_run = options.dry_run
+        encrypted = age_encrypted(reader.peek(len(AGE_MAGIC)))
         # A missing or wrong identity fails here, before the restorer starts.
         with (
             self._plaintext(reader, encrypted=encrypted, label=label) as plaintext,
@@ -152,9 +237,7 @@ class RestoreBackup:
             # reads a plain archive.
             log.info("restore started", extra={"source": label, "dry_run": dry_run})
             try:
-                report = self.restorer.restore(
-                    stream=archive, compressed=False, options=request.options
-                )
+                report = self.restorer.restore(stream=archive, compressed=False, options=options)
             except RestoreFailedError as failure:
                 # A corrupt archive explains a failed restore best, so check the rest of it
                 # first, unless that means a long download just to word the error.
@@ -171,8 +254,8 @@ class RestoreBackup:
             _drain(archive)
         reader.drain()
         result = RestoreResult(
-            key=label if manifest else None,
-            file=request.file.path if request.file else None,
+            key=None if file else label,
+            file=file,
             target_hosts=report.target_hosts,
             namespaces=_namespaces(report, manifest, dry_run=dry_run),
             size=reader.size,
@@ -181,7 +264,7 @@ class RestoreBackup:
             dry_run=dry_run,
             existing=self.restorer.existing(list(report.planned)) if dry_run else (),
             warnings=manifest.warnings if manifest and not manifest.complete else (),
-            oplog_replay=request.options.oplog_replay,
+            oplog_replay=options.oplog_replay,
             oplog=manifest.oplog if manifest else None,
         )
         if report.failures:
@@ -203,13 +286,40 @@ class RestoreBackup:
         return contextlib.nullcontext(reader)
 
 
-def _check(request: RestoreRequest) -> None:
+def age_encrypted(head: bytes) -> bool:
+    """Whether bytes starting with `head` (at least `len(AGE_MAGIC)` of them, unless the data
+    is shorter) are an age file, by its header."""
+    return head.startswith(AGE_MAGIC)
+
+
+def _refuse_encryption_mismatch(reader: _VerifyingReader, *, key: str, manifest: Manifest) -> None:
+    """A manifest and an archive that disagree on encryption do not belong together; said now,
+    before the restorer starts, rather than as whatever the decryption or the restore tool
+    makes of the wrong bytes. (A short archive is read whole by the peek, and fails its sha256
+    first.)"""
+    stored = age_encrypted(reader.peek(len(AGE_MAGIC)))
+    if stored == manifest.encrypted:
+        return
+    if manifest.encrypted:
+        problem = "its manifest says it is age-encrypted, but the stored bytes are not"
+    else:
+        problem = "the stored bytes are age-encrypted, but its manifest says they are not"
+    raise VerificationFailedError(
+        f"Backup {key}: {problem}, so the archive is not the one its manifest describes. "
+        "Nothing was restored.",
+        details={"key": key, "manifest_encrypted": manifest.encrypted,
+                 "stored_encrypted": stored},
+    )  # fmt: skip
+
+
+def _consequence(options: RestoreOptions) -> str:
+    return "Nothing was written (dry run)." if options.dry_run else _STOPPED
+
+
+def _check(options: RestoreOptions) -> None:
     problems = []
-    if sum([request.key is not None, request.latest, request.file is not None]) != 1:
-        problems.append("give exactly one of KEY, --latest or --file PATH")
-    if (request.options.ns_from is None) != (request.options.ns_to is None):
+    if (options.ns_from is None) != (options.ns_to is None):
         problems.append("--ns-from and --ns-to must be given together")
-    options = request.options
     if options.oplog_replay and (options.ns_from is not None or options.ns_to is not None):
         # As mongorestore refuses it: the oplog's entries name the original namespaces.
         problems.append(
@@ -253,11 +363,20 @@ class _VerifyingReader:
     """
 
     def __init__(
-        self, source: Readable, *, expected: str | None, label: str, consequence: str
+        self,
+        source: Readable,
+        *,
+        expected: str | None,
+        label: str,
+        vouched_by: str,
+        verdict: str,
+        consequence: str,
     ) -> None:
-        self._source = source
+        self._source = _Guarded(source, label=label)
         self._expected = expected
         self._label = label
+        self._vouched_by = vouched_by
+        self._verdict = verdict
         self._consequence = consequence
         self._digest = hashlib.sha256()
         self._buffer = bytearray()
@@ -285,7 +404,7 @@ class _VerifyingReader:
     def _fill(self, size: int) -> None:
         # More than `size` in hand until the end: the byte left over is the one kept back.
         while not self._ended and len(self._buffer) <= size:
-            chunk = self._pull(max(size, _CHUNK))
+            chunk = self._source.read(max(size, _CHUNK))
             if not chunk:
                 self._ended = True
                 self._verify()
@@ -294,9 +413,31 @@ class _VerifyingReader:
             self.size += len(chunk)
             self._buffer += chunk
 
-    def _pull(self, size: int) -> bytes:
+    def _verify(self) -> None:
+        actual = self._digest.hexdigest()
+        if self._expected is None or actual == self._expected:
+            return
+        self._buffer.clear()
+        raise VerificationFailedError(
+            f"sha256 mismatch: {self._label} hashes to {actual}, but {self._vouched_by} "
+            f"{self._expected}. {self._verdict} {self._consequence}",
+            details={"key": self._label, "expected_sha256": self._expected,
+                     "actual_sha256": actual, "size": self.size},
+        )  # fmt: skip
+
+
+class _Guarded:
+    """Counts the bytes read, and words a failed read as a storage failure: a dropped
+    connection or a disk error is not a verdict on the archive."""
+
+    def __init__(self, source: Readable, *, label: str) -> None:
+        self._source = source
+        self._label = label
+        self.size = 0
+
+    def read(self, size: int, /) -> bytes:
         try:
-            return self._source.read(size)
+            chunk = self._source.read(size)
         except BackupNimbusError:
             raise
         except Exception as exc:
@@ -304,15 +445,5 @@ class _VerifyingReader:
                 f"Reading {self._label} failed after {self.size} bytes: {type(exc).__name__}",
                 details={"source": self._label, "bytes_read": self.size},
             ) from exc
-
-    def _verify(self) -> None:
-        actual = self._digest.hexdigest()
-        if self._expected is None or actual == self._expected:
-            return
-        self._buffer.clear()
-        raise VerificationFailedError(
-            f"sha256 mismatch: {self._label} hashes to {actual}, but its manifest says "
-            f"{self._expected}. The backup is corrupt. {self._consequence}",
-            details={"key": self._label, "expected_sha256": self._expected,
-                     "actual_sha256": actual, "size": self.size},
-        )  # fmt: skip
+        self.size += len(chunk)
+        return chunk

@@ -21,7 +21,7 @@ from backupnimbus.domain.drill_sample import DocumentSample, SampledDocument, Sa
 from backupnimbus.domain.list_backups import BackupRecord, ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest, NotificationOutcome
 from backupnimbus.domain.read_manifest import read_manifest
-from backupnimbus.domain.restore_backup import RestoreBackup, RestoreRequest
+from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromKey
 from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.errors import (
     BackupNimbusError,
@@ -171,7 +171,7 @@ class RestoreDrill:
             sampler = SamplingRestorer(inner=self.restore.restorer, sample=sample)
             restore = attrs.evolve(self.restore, store=timed, restorer=sampler)
             self._in_time(request, key, "restoring")
-            restored = restore.run(request=RestoreRequest(key=key, options=checks.options(prefix)))
+            restored = restore.run(request=RestoreFromKey(key=key, options=checks.options(prefix)))
             restored_at = self.clock.now()
             scratch = {ns: ns.removeprefix(prefix) for ns in restored.namespaces}
             if self.after_restore is not None:

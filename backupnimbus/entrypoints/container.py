@@ -43,6 +43,7 @@ from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.compressor import StreamCompressor
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.health_check import HealthCheck
+from backupnimbus.ports.local_files import LocalFiles
 from backupnimbus.ports.mailer import Mailer
 from backupnimbus.ports.object_lock import ObjectLocks
 from backupnimbus.ports.object_store import ObjectStore
@@ -188,6 +189,7 @@ def bootstrap(
     _singleton(container, ArchiveCipher, _cipher, config=config)
     container.register(StreamCompressor, factory=_compressor, scope=punq.Scope.singleton)
     _singleton(container, ArchiveRestorer, _mongorestore, config=config, redactor=redactor)
+    container.register(LocalFiles, factory=_local_files)
     _singleton(container, ScratchTarget, _scratch_target, config=config, redactor=redactor)
     container.register(
         BackupSettings,
@@ -367,6 +369,12 @@ def _with_progress(store: ObjectStore, out: TextIO | None) -> ObjectStore:
     from backupnimbus.adapters.progress import ProgressStore
 
     return ProgressStore(inner=store, out=out)
+
+
+def _local_files() -> LocalFiles:
+    from backupnimbus.adapters.local_files import FileSystemFiles
+
+    return FileSystemFiles()
 
 
 def _local_store(config: Config) -> ObjectStore:

@@ -46,7 +46,13 @@ def register(commands: Any) -> None:
 
 
 def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
-    from backupnimbus.domain.restore_backup import LocalArchive, RestoreBackup, RestoreRequest
+    from backupnimbus.domain.restore_backup import (
+        RestoreBackup,
+        RestoreFromFile,
+        RestoreFromKey,
+        RestoreLatest,
+        RestoreRequest,
+    )
     from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.errors import UsageInvalidError
@@ -72,47 +78,17 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
         dry_run=args.dry_run,
         oplog_replay=args.oplog_replay,
     )
-    use_case = container.resolve(RestoreBackup)
-    if args.file is None:
-        name = selected_set(args, config) if args.latest else None
-        request = RestoreRequest(key=args.key, latest=args.latest, name=name, options=options)
-        return {**result_document(use_case.run(request=request)), "store": store_document(config)}
-    try:
-        handle = open(args.file, "rb")  # noqa: SIM115 - closed by the with block below
-    except OSError as exc:
-        raise UsageInvalidError([f"--file {args.file}: cannot read it ({exc.strerror})"]) from None
-    with handle:
-        if not options.dry_run:
-            _check_before_writing(handle, args.file, container)
-        archive = LocalArchive(path=args.file, stream=handle)
-        return result_document(use_case.run(request=RestoreRequest(file=archive, options=options)))
-
-
-def _check_before_writing(handle: Any, path: str, container: Any) -> None:
-    """mongorestore writes documents as they arrive, and finds damage only where it is: a local
-    file has no manifest to vouch for it, so it is checked whole (structure and every CRC-64)
-    before anything is written, then read again from the start."""
-    from backupnimbus.domain.archive import AGE_MAGIC
-    from backupnimbus.domain.verify_backup import check_stream
-    from backupnimbus.errors import VerificationFailedError
-    from backupnimbus.ports.cipher import ArchiveCipher
-    from backupnimbus.ports.compressor import StreamCompressor
-
-    encrypted = handle.read(len(AGE_MAGIC)) == AGE_MAGIC
-    handle.seek(0)
-    compressor = container.resolve(StreamCompressor)
-    try:
-        if encrypted:
-            with container.resolve(ArchiveCipher).decrypting(handle, label=path) as plaintext:
-                check_stream(stream=plaintext, compressor=compressor)
-        else:
-            check_stream(stream=handle, compressor=compressor)
-    except VerificationFailedError as damaged:
-        raise VerificationFailedError(
-            f"{path} is not an intact archive, so nothing was restored: {damaged.message}",
-            details={**damaged.details, "file": path},
-        ) from damaged
-    handle.seek(0)
+    request: RestoreRequest
+    if args.file is not None:
+        request = RestoreFromFile(path=args.file, options=options)
+    elif args.latest:
+        request = RestoreLatest(name=selected_set(args, config), options=options)
+    else:
+        request = RestoreFromKey(key=args.key, options=options)
+    document = result_document(container.resolve(RestoreBackup).run(request=request))
+    if args.file is not None:
+        return document
+    return {**document, "store": store_document(config)}
 
 
 def result_document(result: RestoreResult) -> dict[str, Any]:
