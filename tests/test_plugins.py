@@ -168,7 +168,9 @@ def test_lambda_closes_the_plugins_after_each_invocation(
     tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    site = install_module(tmp_path, "lambdahookplugin", HOOKED_MODULE, entry_point="lambdahookplugin")
+    site = install_module(
+        tmp_path, "lambdahookplugin", HOOKED_MODULE, entry_point="lambdahookplugin"
+    )
     monkeypatch.syspath_prepend(str(site))
     spool, events = tmp_path / "spool", tmp_path / "events.txt"
     spool.mkdir()
@@ -294,7 +296,7 @@ def test_an_empty_stream_from_a_dump_backend_is_never_stored(
     completed = run_cli(["run", "--json"], env)
 
     assert completed.returncode == 1
-    error = json.loads(completed.stderr.strip().splitlines()[-1])["error"]
+    error = json.loads(completed.stdout)["error"]
     assert error["code"] == "EMPTY_BACKUP"
     assert "no byte" in error["message"]
     assert not [p for p in store.rglob("*") if p.is_file()]

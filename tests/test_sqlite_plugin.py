@@ -38,7 +38,7 @@ def _shop(path: Path, orders: int = 250) -> dict[str, list[tuple[Any, ...]]]:
 
 def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     with sqlite3.connect(path) as db:
-        rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
+        rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()  # noqa: S608 - our names
                 for t in ("customers", "orders")}  # fmt: skip
     db.close()
     return rows
@@ -124,7 +124,7 @@ def test_sqlite_backup_list_verify_and_restore_end_to_end(
     db.close()
     again = run_cli(["restore", "--json", result["key"]], env)
     assert again.returncode == 1
-    assert "already exists" in again.stderr
+    assert "already exists" in json.loads(again.stdout)["error"]["message"]
     assert _rows(restored)["orders"] == []
     replaced = run_cli(["restore", "--json", "--drop", "--latest"], env)
     assert replaced.returncode == 0, replaced.stderr
@@ -133,8 +133,8 @@ def test_sqlite_backup_list_verify_and_restore_end_to_end(
     store["corrupt"](result["key"])
     broken = run_cli(["verify", "--json", result["key"]], env)
     assert broken.returncode == 1
-    failure = json.loads(broken.stderr.strip().splitlines()[-1])["error"]
-    assert failure["code"] == "VERIFY_FAILED"
+    failure = json.loads(broken.stdout)["error"]
+    assert failure["code"] == "VERIFY_ERROR"
     assert "sha256 mismatch" in failure["message"]
     # Nor is a corrupt backup restored over a good file.
     refused = run_cli(["restore", "--json", "--drop", result["key"]], env)
@@ -153,7 +153,8 @@ def test_sqlite_backend_needs_no_mongodb_to_check(tmp_path: Path, sqlite_plugin:
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     names = [c["name"] for c in json.loads(checked.stdout)["checks"]]
-    assert "mongodb" not in names and "mongodump" not in names
+    assert "mongodb" not in names
+    assert "mongodump" not in names
     [dump] = [c for c in json.loads(checked.stdout)["checks"] if c["name"] == "dump backend"]
     assert dump["detail"].startswith("sqlite: sqlite 3.")
 
@@ -169,7 +170,7 @@ def test_missing_sqlite_database_fails_the_backup_and_stores_nothing(
     completed = run_cli(["run", "--json"], env)
 
     assert completed.returncode == 1
-    assert json.loads(completed.stderr.strip().splitlines()[-1])["error"]["code"] == "DUMP_ERROR"
+    assert json.loads(completed.stdout)["error"]["code"] == "DUMP_ERROR"
     assert not (tmp_path / "typo.sqlite3").exists()
     assert not [p for p in store.rglob("*") if p.is_file()]
 

@@ -31,7 +31,9 @@ def install_distribution(source: Path, target: Path) -> Path:
     return target
 
 
-def install_module(tmp_path: Path, name: str, module_source: str, entry_point: str | None = None) -> Path:
+def install_module(
+    tmp_path: Path, name: str, module_source: str, entry_point: str | None = None
+) -> Path:
     """Writes a one-module distribution named `name` and installs it into a directory of its own."""
     source = tmp_path / f"{name}-src"
     (source / name).mkdir(parents=True)

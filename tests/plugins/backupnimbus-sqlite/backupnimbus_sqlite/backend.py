@@ -39,8 +39,9 @@ def _tables(connection: sqlite3.Connection) -> dict[str, int]:
         "ORDER BY name"
     )]  # fmt: skip
     return {
-        name: connection.execute(f'SELECT count(*) FROM "{name.replace(chr(34), chr(34) * 2)}"')
-        .fetchone()[0]
+        name: connection.execute(
+            f'SELECT count(*) FROM "{name.replace(chr(34), chr(34) * 2)}"'  # noqa: S608 - quoted
+        ).fetchone()[0]
         for name in names
     }
 
