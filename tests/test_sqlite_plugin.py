@@ -122,6 +122,11 @@ def test_sqlite_backup_list_verify_and_restore_end_to_end(
     with sqlite3.connect(restored) as db:
         db.execute("DELETE FROM orders")
     db.close()
+    dry = run_cli(["restore", "--json", "--dry-run", result["key"]], env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    planned = json.loads(dry.stdout)
+    assert (planned["status"], planned["existing"]) == ("dry_run", ["customers", "orders"])
+    assert _rows(restored)["orders"] == []
     again = run_cli(["restore", "--json", result["key"]], env)
     assert again.returncode == 1
     assert "already exists" in json.loads(again.stdout)["error"]["message"]
