@@ -250,6 +250,7 @@ def test_list_shows_complete_and_incomplete_backups(
         "compression": "gzip",
         "encrypted": False, "complete": True, "status": "complete", "problem": None,
         "warnings": [], "namespaces": {f"{database}.things": 50},
+        "format": "mongodump-archive",
     }  # fmt: skip
     assert [b["key"] for b in json.loads(named.stdout)["backups"]] == [unfinished, complete["key"]]
     assert table.returncode == 0, table.stderr

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ from pymongo import MongoClient
 
 from backupnimbus.entrypoints.lambda_handler import make_handler
 from tests.conftest import b64, run_cli
+from tests.support.plugins import install_module
 from tests.support.servers import Secantus
 
 PLUGIN_MODULE = '''
@@ -91,43 +89,10 @@ def close():
 )
 
 
-def _install(tmp_path: Path, name: str, module_source: str, entry_point: str | None = None) -> Path:
-    """Builds the distribution from source and installs it into a target directory."""
-    source = tmp_path / f"{name}-src"
-    (source / name).mkdir(parents=True)
-    (source / name / "__init__.py").write_text(textwrap.dedent(module_source))
-    (source / "pyproject.toml").write_text(
-        textwrap.dedent(f"""
-        [build-system]
-        requires = ["setuptools"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{name}"
-        version = "1.0"
-
-        [project.entry-points."backupnimbus.plugins"]
-        {name} = "{entry_point or name + ":register"}"
-
-        [tool.setuptools]
-        packages = ["{name}"]
-        """)
-    )
-    target = tmp_path / f"{name}-site"
-    installed = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    assert list(target.glob(f"{name}-1.0.dist-info/entry_points.txt"))
-    return target
-
-
 def test_plugin_storage_backend_is_selected_and_used(
     tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str
 ) -> None:
-    site = _install(tmp_path, "spoolplugin", PLUGIN_MODULE)
+    site = install_module(tmp_path, "spoolplugin", PLUGIN_MODULE)
     spool = tmp_path / "spool"
     spool.mkdir()
     MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(20))
@@ -148,7 +113,7 @@ def test_plugin_storage_backend_is_selected_and_used(
 def test_plugin_mailer_is_selected_and_receives_the_outcome(
     tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str
 ) -> None:
-    site = _install(tmp_path, "spoolplugin", PLUGIN_MODULE)
+    site = install_module(tmp_path, "spoolplugin", PLUGIN_MODULE)
     inbox = tmp_path / "inbox.txt"
     MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(5))
     env = {**backup_env, "PYTHONPATH": str(site), "NOTIFICATIONS_ENABLED": "true",
@@ -170,7 +135,7 @@ def test_plugin_replaces_the_store_and_the_mailer_and_is_opened_and_closed(
     bucket: str,
 ) -> None:  # fmt: skip
     # The entry point names the module: its register, initialize and close are all found.
-    site = _install(tmp_path, "hookplugin", HOOKED_MODULE, entry_point="hookplugin")
+    site = install_module(tmp_path, "hookplugin", HOOKED_MODULE, entry_point="hookplugin")
     spool, inbox, events = tmp_path / "spool", tmp_path / "inbox.txt", tmp_path / "events.txt"
     spool.mkdir()
     MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(5))
@@ -203,7 +168,9 @@ def test_lambda_closes_the_plugins_after_each_invocation(
     tmp_path: Path, backup_env: dict[str, str], secantus: Secantus, database: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    site = _install(tmp_path, "lambdahookplugin", HOOKED_MODULE, entry_point="lambdahookplugin")
+    site = install_module(
+        tmp_path, "lambdahookplugin", HOOKED_MODULE, entry_point="lambdahookplugin"
+    )
     monkeypatch.syspath_prepend(str(site))
     spool, events = tmp_path / "spool", tmp_path / "events.txt"
     spool.mkdir()
@@ -225,8 +192,8 @@ def test_lambda_closes_the_plugins_after_each_invocation(
 
 
 def test_plugins_command_lists_what_each_plugin_registers(tmp_path: Path) -> None:
-    hooked = _install(tmp_path, "hookplugin", HOOKED_MODULE, entry_point="hookplugin")
-    spool = _install(tmp_path, "spoolplugin", PLUGIN_MODULE)
+    hooked = install_module(tmp_path, "hookplugin", HOOKED_MODULE, entry_point="hookplugin")
+    spool = install_module(tmp_path, "spoolplugin", PLUGIN_MODULE)
     # No configuration at all: listing needs none.
     env = {"PYTHONPATH": f"{hooked}{os.pathsep}{spool}"}
 
@@ -236,11 +203,11 @@ def test_plugins_command_lists_what_each_plugin_registers(tmp_path: Path) -> Non
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["plugins"] == [
         {"name": "hookplugin", "entry_point": "hookplugin", "distribution": "hookplugin",
-         "version": "1.0", "storage_backends": [], "mailer_backends": [],
+         "version": "1.0", "storage_backends": [], "mailer_backends": [], "dump_backends": [],
          "replaces": ["Mailer", "ObjectStore"], "hooks": ["initialize", "close"]},
         {"name": "spoolplugin", "entry_point": "spoolplugin:register",
          "distribution": "spoolplugin", "version": "1.0", "storage_backends": ["spool"],
-         "mailer_backends": ["file"], "replaces": [], "hooks": []},
+         "mailer_backends": ["file"], "dump_backends": [], "replaces": [], "hooks": []},
     ]  # fmt: skip
     assert text.returncode == 0, text.stderr
     assert "hookplugin  (hookplugin, hookplugin 1.0)" in text.stdout
@@ -253,7 +220,7 @@ def test_plugins_command_without_plugins_says_so() -> None:
 
     assert listed.returncode == 0, listed.stderr
     assert "No plugins installed" in listed.stdout
-    assert "Built in: storage local, s3; mailer log, ses" in listed.stdout
+    assert "Built in: dump mongodump; storage local, s3; mailer log, ses" in listed.stdout
 
 
 def test_unknown_backend_names_the_installed_ones(backup_env: dict[str, str]) -> None:
@@ -274,7 +241,7 @@ def test_unknown_backend_names_the_installed_ones(backup_env: dict[str, str]) ->
 def test_broken_plugin_is_named_without_traceback(
     tmp_path: Path, backup_env: dict[str, str], source: str, reason: str
 ) -> None:
-    site = _install(tmp_path, "brokenplugin", source)
+    site = install_module(tmp_path, "brokenplugin", source)
 
     completed = run_cli(["run"], {**backup_env, "PYTHONPATH": str(site)})
 
@@ -285,3 +252,79 @@ def test_broken_plugin_is_named_without_traceback(
     assert "plugin 'brokenplugin'" in message
     assert "brokenplugin:register" in message
     assert reason in message
+
+
+EMPTY_DUMP_MODULE = """
+import contextlib
+import io
+
+
+class EmptyDump(io.BytesIO):
+    def namespaces(self):
+        return {}
+
+    def warnings(self):
+        return ()
+
+    def stop(self):
+        pass
+
+
+class EmptyRunner:
+    def describe_tool(self):
+        return "nothing 1.0"
+
+    @contextlib.contextmanager
+    def open_dump(self, *, stop):
+        yield EmptyDump(b"")
+
+
+def register(registry):
+    registry.add_dump_backend("nothing", lambda config: EmptyRunner(), archive_format="raw")
+"""
+
+
+@pytest.mark.parametrize("allow_empty", ["false", "true"])
+def test_an_empty_stream_from_a_dump_backend_is_never_stored(
+    tmp_path: Path, allow_empty: str
+) -> None:
+    site = install_module(tmp_path, "emptyplugin", EMPTY_DUMP_MODULE)
+    store = tmp_path / "store"
+    env = {"PYTHONPATH": str(site), "DUMP_BACKEND": "nothing", "STORAGE_BACKEND": "local",
+           "LOCAL_BACKUP_DIR": str(store), "ALLOW_EMPTY_BACKUP": allow_empty}  # fmt: skip
+
+    completed = run_cli(["run", "--json"], env)
+
+    assert completed.returncode == 1
+    error = json.loads(completed.stdout)["error"]
+    assert error["code"] == "EMPTY_BACKUP"
+    assert "no byte" in error["message"]
+    assert not [p for p in store.rglob("*") if p.is_file()]
+
+
+def test_a_mongodump_backup_records_its_format_and_old_manifests_still_read(
+    tmp_path: Path, secantus: Secantus, database: str, mongo_tools: Path
+) -> None:
+    MongoClient(secantus.uri)[database].things.insert_many({"n": n} for n in range(3))
+    store = tmp_path / "store"
+    env = {"MONGO_URI": b64(secantus.uri), "MONGODUMP_PATH": str(mongo_tools / "mongodump"),
+           "STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(store),
+           "MONGODUMP_NS_INCLUDE": f"{database}.*"}  # fmt: skip
+
+    completed = run_cli(["run", "--json"], env)
+
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    manifest_path = store / result["manifest_key"]
+    stored = json.loads(manifest_path.read_text())
+    assert stored["format"] == "mongodump-archive"
+    # A manifest written before the format was recorded: still read, as a mongodump archive.
+    del stored["format"]
+    manifest_path.write_text(json.dumps(stored))
+    [record] = json.loads(run_cli(["list", "--json"], env).stdout)["backups"]
+    assert (record["status"], record["format"]) == ("complete", "mongodump-archive")
+    verified = run_cli(["verify", "--json", result["key"]], env)
+    assert verified.returncode == 0, verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["format"] == "mongodump-archive"
+    assert report["namespaces"][f"{database}.things"]["documents"] == 3

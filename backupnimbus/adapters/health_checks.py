@@ -139,6 +139,20 @@ class MongodumpVersionCheck:
         return f"mongodump {self._dumps.describe_tool()}"
 
 
+class DumpBackendCheck:
+    """A plugin's database source (DUMP_BACKEND): its runner can be built from its settings,
+    and names its tool."""
+
+    name = "dump backend"
+
+    def __init__(self, *, backend: str, dumps: Callable[[], DumpRunner]) -> None:
+        self._backend = backend
+        self._dumps = dumps
+
+    def run(self) -> str:
+        return f"{self._backend}: {self._dumps().describe_tool()}"
+
+
 class MongoConnectionCheck:
     name = "mongodb"
 

@@ -7,6 +7,7 @@ import attrs
 
 from backupnimbus.domain.oplog import OplogWindow
 from backupnimbus.ports.compressor import DEFAULT_LEVELS, GZIP, Compression
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 from backupnimbus.ports.object_lock import Lock
 
 
@@ -92,6 +93,15 @@ class Manifest:
     """The archive's oplog section (a dump with `--oplog`); None when it has none."""
     consistent_at: datetime | None = None
     """With an oplog: the time a restore that replays it is consistent to (its last entry)."""
+    format: str = MONGODUMP_ARCHIVE
+    """What the archive's plain bytes are, as its dump backend declared: MONGODUMP_ARCHIVE
+    (also for manifests written before it was recorded), walked and CRC-checked; any other is
+    checked by its size and sha256 only."""
+
+    @property
+    def walkable(self) -> bool:
+        """A mongodump archive, whose structure and CRCs can be checked."""
+        return self.format == MONGODUMP_ARCHIVE
 
     @property
     def declared_compression(self) -> str | None:

@@ -148,6 +148,12 @@ class RestoreDrill:
     def _drill(self, request: DrillRequest, seed: int) -> DrillResult:
         started = self.clock.now()
         key, manifest = self._choose(request, seed)
+        if not manifest.walkable:
+            raise DrillFailedError(
+                f"Backup {key} is a {manifest.format}, not a mongodump archive: a drill restores "
+                "only those; check it with verify and restore",
+                details={"key": key, "format": manifest.format},
+            )
         self._refuse_source(manifest)
         prefix = f"{SCRATCH_PREFIX}{started.strftime('%Y%m%dT%H%M%SZ')}_"
         # A drill killed outright (SIGKILL, a host lost) could not drop its databases.
@@ -177,9 +183,9 @@ class RestoreDrill:
             if self.after_restore is not None:
                 self.after_restore(scratch)
             self._in_time(request, key, "checking")
-            collections = self._check(
-                key, checks, prefix, report.checked.archive.prelude, sample, sampler.walked
-            )
+            walked = report.checked.archive
+            assert walked is not None, "a mongodump archive is walked"
+            collections = self._check(key, checks, prefix, walked.prelude, sample, sampler.walked)
             finished = self.clock.now()
         finally:
             self._drop(prefix)

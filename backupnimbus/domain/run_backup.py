@@ -36,7 +36,7 @@ from backupnimbus.errors import (
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.compressor import NONE, StreamCompressor
-from backupnimbus.ports.dump_runner import Dump, DumpRunner
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE, Dump, DumpRunner
 from backupnimbus.ports.object_lock import Lock
 from backupnimbus.ports.object_store import ObjectStore, Readable
 from backupnimbus.stop_signal import StopSignal
@@ -59,6 +59,9 @@ class BackupSettings:
     allow_empty: bool = False
     """Store an archive that holds no collection. Off by default: a dump of a database that does
     not exist (a typo, a renamed database, lost rights) is a valid, empty archive."""
+    archive_format: str = MONGODUMP_ARCHIVE
+    """What the dump streams, as its backend declares: a mongodump archive is walked on its way
+    to the store; another format is stored as it comes, and never when it is empty."""
 
 
 @attrs.frozen
@@ -115,7 +118,7 @@ class RunBackup:
             with (
                 self.dumps.open_dump(stop=stop) as dump,
                 _stopping(stop, dump),
-                _walked(dump, accept=self._require_collections) as walked,
+                self._checked(dump) as walked,
                 self.compressor.compressing(walked, compression=request.compression) as packed,
                 self._stored_form(packed) as stored,
             ):
@@ -124,8 +127,10 @@ class RunBackup:
                     key=key, stream=StoppableReader(digest, stop, check=check_deadline)
                 )
                 warnings = tuple(dump.warnings())
+                # Another format is not walked: its backend says what it holds.
+                summary = walked.summary if isinstance(walked, WalkedStream) else None
+                reported = {} if summary is not None else dict(dump.namespaces())
         lock = self._lock_archive(key)
-        summary = walked.summary
         manifest = Manifest(
             name=request.name,
             key=key,
@@ -139,14 +144,17 @@ class RunBackup:
             mongodump_version=dump_version,
             tool_version=self.settings.tool_version,
             source=self.settings.source,
-            namespaces=summary.counts,
+            namespaces=summary.counts if summary is not None else reported,
             recipients=self.cipher.recipients,
             server_side_encryption=self.settings.server_side_encryption,
             status=PARTIAL if warnings else COMPLETE,
             warnings=warnings,
             object_lock=lock,
-            oplog=summary.oplog,
-            consistent_at=summary.oplog.consistent_at if summary.oplog else None,
+            oplog=summary.oplog if summary is not None else None,
+            consistent_at=summary.oplog.consistent_at
+            if summary is not None and summary.oplog
+            else None,
+            format=self.settings.archive_format,
         )
         manifest_at = manifest_key(key)
         try:
@@ -197,6 +205,13 @@ class RunBackup:
                 f"A backup of this set with this timestamp already exists at {min(taken)}",
                 details={"key": key, "existing": sorted(taken)},
             )
+
+    def _checked(self, dump: Dump) -> contextlib.AbstractContextManager[Readable]:
+        """The dump on its way to the store, proven whole: a mongodump archive by its walk,
+        another format only by not being empty (its own backend vouches for the rest)."""
+        if self.settings.archive_format == MONGODUMP_ARCHIVE:
+            return _walked(dump, accept=self._require_collections)
+        return contextlib.nullcontext(_NotEmpty(dump, archive_format=self.settings.archive_format))
 
     def _require_collections(self, summary: ArchiveSummary) -> None:
         collections = [e.namespace for e in summary.prelude if e.namespace != _OPLOG]
@@ -263,6 +278,27 @@ def _stopping(stop: StopSignal, dump: Dump) -> Iterator[None]:
         yield
     finally:
         forget()
+
+
+class _NotEmpty:
+    """Passes a dump through, and raises EmptyBackupError instead of its end when it held no
+    byte: an empty stream is no backup of anything, whatever ALLOW_EMPTY_BACKUP says."""
+
+    def __init__(self, source: Readable, *, archive_format: str) -> None:
+        self._source = source
+        self._format = archive_format
+        self._size = 0
+
+    def read(self, size: int, /) -> bytes:
+        chunk = self._source.read(size)
+        self._size += len(chunk)
+        if not chunk and not self._size:
+            raise EmptyBackupError(
+                f"The dump backend wrote no byte ({self._format}), so nothing was stored: "
+                "check the settings of its source",
+                details={"reason": "empty stream", "format": self._format},
+            )
+        return chunk
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import NONE, StreamCompressor
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,15 @@ class CheckedArchive:
     """Stored bytes, as they are (gzipped when the archive is)."""
     sha256: str
     """Hex digest of the stored bytes."""
-    archive: ArchiveSummary
-    """The archive's structure, counts and CRCs, all of them found intact."""
+    archive: ArchiveSummary | None
+    """The archive's structure, counts and CRCs, all of them found intact; None for a format
+    that is not a mongodump archive, which is checked by its size and sha256 only."""
     encrypted: bool = False
     """The stored bytes were age-encrypted, and decrypted intact."""
     compression: str = NONE
     """How the archive was compressed (GZIP, ZSTD or NONE), and decompressed intact."""
+    format: str = MONGODUMP_ARCHIVE
+    """What the archive is, as its manifest records (a local file: a mongodump archive)."""
 
 
 @attrs.frozen
@@ -129,6 +133,8 @@ class VerifyBackup:
                 details={"key": key, "name": name, "set_of_key": owner},
             )
         manifest = read_manifest(self.store, key=key, name=name)
+        if not manifest.walkable:
+            return self._check_digest(key, manifest)
         with self.store.open_read(key=key) as stream:
             digesting = DigestingReader(stream)
             found, archive_error = _walk(
@@ -160,6 +166,27 @@ class VerifyBackup:
                 details={"key": key, "namespaces": namespace_problems},
             )
         log.info("backup verified", extra={"key": key, "bytes": checked_size})
+        return VerificationReport(key=key, manifest=manifest, checked=checked)
+
+    def _check_digest(self, key: str, manifest: Manifest) -> VerificationReport:
+        """A format BackupNimbus cannot walk: the stored bytes are compared with the manifest,
+        which vouched for them when the backup was written."""
+        with self.store.open_read(key=key) as stream:
+            digesting = DigestingReader(stream)
+            _drain(digesting)
+        size, sha256 = digesting.size, digesting.hexdigest()
+        problems = _manifest_problems(manifest, size, sha256)
+        if problems:
+            raise _failure(key, manifest, size, sha256, problems, None)
+        log.info("backup verified", extra={"key": key, "bytes": size, "format": manifest.format})
+        checked = CheckedArchive(
+            size=size,
+            sha256=sha256,
+            archive=None,
+            encrypted=manifest.encrypted,
+            compression=manifest.declared_compression or NONE,
+            format=manifest.format,
+        )
         return VerificationReport(key=key, manifest=manifest, checked=checked)
 
 

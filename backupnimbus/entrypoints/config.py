@@ -89,6 +89,9 @@ class Config:
     storage_backend: str | None = None
     """STORAGE_BACKEND: a built-in ("s3", "local") or plugin store; "s3" when only a bucket is
     set; None when neither is, which load_config refuses when the work needs a store."""
+    dump_backend: str | None = None
+    """DUMP_BACKEND: "mongodump" (None: the default) or a plugin's database source, which reads
+    its own variables and needs no MONGO_URI."""
     mailer_backend: str | None = None
     """MAILER_BACKEND: a built-in ("ses", "log") or plugin mailer; default by notifications."""
     retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
@@ -159,6 +162,9 @@ def load_config(
     in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     raw: dict[str, Any] = {"in_lambda": in_lambda}
 
+    raw["dump_backend"] = reader.plain("DUMP_BACKEND")
+    # A plugin's database source has variables of its own, which the plugin reads.
+    require_mongo = require_mongo and raw["dump_backend"] in (None, "mongodump")
     uri = reader.secret("MONGO_URI")
     if uri is None and require_mongo and "MONGO_URI" not in environ:  # else already reported
         reader.problem("MONGO_URI is required: a base64-encoded mongodb:// or mongodb+srv:// URI")

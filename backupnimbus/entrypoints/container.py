@@ -29,7 +29,9 @@ from backupnimbus.domain.send_message import SendMessage
 from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
 from backupnimbus.entrypoints.config import Config, load_config
 from backupnimbus.entrypoints.plugins import (
+    MONGODUMP,
     BackendFactory,
+    DumpBackend,
     Plugin,
     PluginRegistry,
     close_plugins,
@@ -41,7 +43,7 @@ from backupnimbus.ports.archive_restorer import ArchiveRestorer
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.compressor import StreamCompressor
-from backupnimbus.ports.dump_runner import DumpRunner
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE, DumpRunner
 from backupnimbus.ports.health_check import HealthCheck
 from backupnimbus.ports.local_files import LocalFiles
 from backupnimbus.ports.mailer import Mailer
@@ -175,10 +177,11 @@ def bootstrap(
     container.register(Redactor, instance=redactor)
     container.register(RetryPolicy, instance=retry)
     container.register(Clock, instance=SystemClock())
-    _singleton(container, DumpRunner, _mongodump, config=config, redactor=redactor, retry=retry)
     builtin_stores = {"s3": lambda c: _s3_store(c, retry), "local": _local_store}
     builtin_mailers = {"ses": lambda c: _ses_mailer(c, redactor, retry), "log": _log_mailer}
     registry = PluginRegistry(container=container)
+    # Resolved lazily, by DUMP_BACKEND once the plugins are loaded.
+    _singleton(container, DumpRunner, lambda: _dump_runner(config, registry, redactor, retry))
     # Registered lazily: a command that needs no store never builds one (or fails on one).
     _singleton(container, _STORE, lambda: _select_store(config, registry, builtin_stores)(config))
     # The progress bar wraps reads and writes only; locks go to the store itself.
@@ -188,19 +191,17 @@ def bootstrap(
     _singleton(container, Mailer, lambda: _select_mailer(config, registry, builtin_mailers)(config))
     _singleton(container, ArchiveCipher, _cipher, config=config)
     container.register(StreamCompressor, factory=_compressor, scope=punq.Scope.singleton)
-    _singleton(container, ArchiveRestorer, _mongorestore, config=config, redactor=redactor)
+    _singleton(container, ArchiveRestorer, lambda: _restorer(config, registry, redactor))
     container.register(LocalFiles, factory=_local_files)
     _singleton(container, ScratchTarget, _scratch_target, config=config, redactor=redactor)
-    container.register(
-        BackupSettings,
-        instance=BackupSettings(
-            prefix=config.backup_prefix,
-            source=config.source_info(),
-            tool_version=__version__,
-            server_side_encryption=_server_side_encryption(config),
-            allow_empty=config.allow_empty_backup,
-        ),
-    )
+    container.register(BackupSettings, factory=lambda: BackupSettings(
+        prefix=config.backup_prefix,
+        source=config.source_info(),
+        tool_version=__version__,
+        server_side_encryption=_server_side_encryption(config),
+        allow_empty=config.allow_empty_backup,
+        archive_format=_archive_format(config, registry),
+    ))  # fmt: skip
     # The use cases: punq fills each one's ports by their annotations.
     mail = config.notifications
     container.register(RunBackup)
@@ -217,7 +218,7 @@ def bootstrap(
     container.register(VerifyBackup)
     container.register(VerifyFile)
     container.register(RestoreBackup)
-    container.register(RestoreDrill, factory=lambda: container.instantiate(
+    container.register(RestoreDrill, factory=lambda: _no_drill(config) or container.instantiate(
         RestoreDrill,
         # Its own restorer: a drill writes to DRILL_TARGET_URI, a restore elsewhere.
         restore=container.instantiate(RestoreBackup, restorer=archive_restorer
@@ -233,6 +234,7 @@ def bootstrap(
     # command, not only those that reach the store or the mailer.
     _select_store(config, registry, builtin_stores)
     _select_mailer(config, registry, builtin_mailers)
+    _select_dump(config, registry)
     for port, factory in registry.replacements.items():
         # A store replaced by a plugin is still wrapped (progress) and locked like a built-in.
         key = _STORE if port is ObjectStore else port
@@ -314,6 +316,58 @@ def _select_mailer(
     wanted = config.mailer_backend or ("ses" if config.notifications.enabled else "log")
     mailers = {**builtin, **registry.mailer_backends}
     return select_backend("mailer", "MAILER_BACKEND", wanted, mailers)
+
+
+def _select_dump(config: Config, registry: PluginRegistry) -> DumpBackend | None:
+    """The plugin's dump backend DUMP_BACKEND names; None for the built-in mongodump."""
+    wanted = config.dump_backend or MONGODUMP
+    if wanted == MONGODUMP:
+        return None
+    known: dict[str, DumpBackend | None] = {MONGODUMP: None, **registry.dump_backends}
+    return select_backend("dump", "DUMP_BACKEND", wanted, known)
+
+
+def _dump_runner(
+    config: Config, registry: PluginRegistry, redactor: Redactor, retry: RetryPolicy
+) -> DumpRunner:
+    backend = _select_dump(config, registry)
+    if backend is None:
+        return _mongodump(config, redactor, retry)
+    runner: DumpRunner = backend.dump(config)
+    return runner
+
+
+def _archive_format(config: Config, registry: PluginRegistry) -> str:
+    backend = _select_dump(config, registry)
+    return MONGODUMP_ARCHIVE if backend is None else backend.archive_format
+
+
+def _restorer(config: Config, registry: PluginRegistry, redactor: Redactor) -> ArchiveRestorer:
+    from backupnimbus.errors import UsageInvalidError
+
+    backend = _select_dump(config, registry)
+    if backend is None:
+        return _mongorestore(config, redactor)
+    if backend.restorer is None:
+        raise UsageInvalidError(
+            [f"DUMP_BACKEND={backend.name} has no restorer: its plugin restores nothing"]
+        )
+    restorer: ArchiveRestorer = backend.restorer(config)
+    return restorer
+
+
+def _no_drill(config: Config) -> bool:
+    """Drills restore mongodump archives into scratch MongoDB databases, nothing else.
+
+    Returns: False (a drill is possible); raises UsageInvalidError for a plugin's source."""
+    from backupnimbus.errors import UsageInvalidError
+
+    if (config.dump_backend or MONGODUMP) != MONGODUMP:
+        raise UsageInvalidError(
+            [f"restore drills need mongodump archives; DUMP_BACKEND={config.dump_backend} "
+             "backups are checked with verify and restore instead"]
+        )  # fmt: skip
+    return False
 
 
 def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRunner:
@@ -477,8 +531,13 @@ def build_setup_check(container: punq.Container, *, timeout_s: float) -> CheckSe
     if config.notifications.enabled and config.notifications.sender:
         ses = _aws_client("ses", config)
         checks.append(hc.SesSenderCheck(client=ses, sender=config.notifications.sender))
-    checks.append(hc.MongodumpVersionCheck(dumps=container.resolve(DumpRunner)))
-    if config.mongo_uri:
+    if (config.dump_backend or MONGODUMP) != MONGODUMP:
+        # A plugin's source: its runner is built (reading its settings) and names its tool.
+        checks.append(hc.DumpBackendCheck(backend=str(config.dump_backend),
+                                          dumps=lambda: container.resolve(DumpRunner)))  # fmt: skip
+    else:
+        checks.append(hc.MongodumpVersionCheck(dumps=container.resolve(DumpRunner)))
+    if config.mongo_uri and (config.dump_backend or MONGODUMP) == MONGODUMP:
         checks.append(
             hc.MongoConnectionCheck(
                 executable=config.mongodump_path,

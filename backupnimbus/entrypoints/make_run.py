@@ -74,9 +74,9 @@ def _demo() -> int:
     root = Path(config.local_backup_dir)
     print(f"Archive:  {(root / result.manifest.key).resolve()}")
     print(f"Manifest: {(root / result.manifest_key).resolve()}")
-    counts = ", ".join(
-        f"{stats.namespace}: {stats.documents}" for stats in report.checked.archive.namespaces
-    )
+    walked = report.checked.archive
+    assert walked is not None, "the demo backs up MongoDB"
+    counts = ", ".join(f"{stats.namespace}: {stats.documents}" for stats in walked.namespaces)
     print(
         f"Verified: {report.checked.size} bytes match the manifest's sha256 "
         f"{report.checked.sha256[:16]}…; every collection's CRC-64 checked; documents {counts}"

@@ -10,10 +10,19 @@ optionally, `initialize(config)` and `close()`; or it names the register functio
     # mystore/plugin.py
     def register(registry):
         registry.add_storage_backend("mystore", lambda config: MyStore(...))  # STORAGE_BACKEND
+        registry.add_dump_backend("mydb", lambda config: MyDumpRunner(...),   # DUMP_BACKEND
+                                  archive_format="mydb-dump",
+                                  restorer=lambda config: MyRestorer(...))
         registry.replace(Mailer, lambda config: ChatMailer(...))             # any port
 
     def initialize(config): ...   # after the container is built, before the command runs
     def close(): ...              # when the command ends; after each Lambda invocation
+
+A dump backend is a database source: its DumpRunner streams the dump (BackupNimbus compresses,
+encrypts, hashes and stores it), its optional ArchiveRestorer writes a backup back, and it reads
+its own settings (environment variables of its own); with DUMP_BACKEND set, no MONGO_URI is
+needed. Its `archive_format` is recorded in each manifest: only MONGODUMP_ARCHIVE is walked and
+CRC-checked, any other format is checked by size and sha256.
 
 Plugins are loaded after the core registered its ports, so a replacement always wins over
 the configured adapter; only what the caller of `bootstrap` passes explicitly beats it.
@@ -23,9 +32,9 @@ The core never changes to add one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -36,6 +45,27 @@ BackendFactory = Callable[[Any], Any]
 """Takes the Config, returns the port's implementation."""
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MONGODUMP = "mongodump"
+"""The built-in dump backend's name (DUMP_BACKEND unset means it)."""
+
+
+@attrs.frozen
+class DumpBackend:
+    """A database source: how to dump it, in which format, and how to restore it."""
+
+    name: str
+    dump: BackendFactory
+    """Takes the Config, returns a DumpRunner."""
+    archive_format: str
+    """What the dump's bytes are, recorded in every manifest (e.g. "sqlite3-database")."""
+    restorer: BackendFactory | None = None
+    """Takes the Config, returns an ArchiveRestorer; None: backups are not restored by it."""
+
+    def document(self) -> dict[str, Any]:
+        return {"name": self.name, "format": self.archive_format,
+                "restores": self.restorer is not None}  # fmt: skip
 
 
 @attrs.define
@@ -48,6 +78,7 @@ class PluginRegistry:
     `replace` keeps the progress bar and Object Lock, one registered here does not)."""
     storage_backends: dict[str, BackendFactory] = attrs.Factory(dict)
     mailer_backends: dict[str, BackendFactory] = attrs.Factory(dict)
+    dump_backends: dict[str, DumpBackend] = attrs.Factory(dict)
     replacements: dict[Any, BackendFactory] = attrs.Factory(dict)
 
     def add_storage_backend(self, name: str, factory: BackendFactory) -> None:
@@ -55,6 +86,25 @@ class PluginRegistry:
 
     def add_mailer_backend(self, name: str, factory: BackendFactory) -> None:
         self.mailer_backends[name] = factory
+
+    def add_dump_backend(
+        self,
+        name: str,
+        factory: BackendFactory,
+        *,
+        archive_format: str,
+        restorer: BackendFactory | None = None,
+    ) -> None:
+        """A database source for DUMP_BACKEND=`name`: `factory(config)` makes its DumpRunner,
+        `restorer(config)` its ArchiveRestorer. `archive_format` names what the dump streams;
+        MONGODUMP_ARCHIVE only for a true mongodump archive, which is then walked."""
+        if name == MONGODUMP:
+            raise ValueError(f"{MONGODUMP!r} is the built-in dump backend's name")
+        if not archive_format:
+            raise ValueError("a dump backend declares its archive_format")
+        self.dump_backends[name] = DumpBackend(
+            name=name, dump=factory, archive_format=archive_format, restorer=restorer
+        )
 
     def replace(self, port: Any, factory: BackendFactory) -> None:
         """`port` (ObjectStore, Mailer, DumpRunner, any service the container holds) is made by
@@ -73,6 +123,7 @@ class Plugin:
     storage_backends: tuple[str, ...]
     mailer_backends: tuple[str, ...]
     replaces: tuple[str, ...]
+    dump_backends: tuple[DumpBackend, ...] = ()
     initialize: Callable[[Any], Any] | None = attrs.field(default=None, repr=False)
     close: Callable[[], Any] | None = attrs.field(default=None, repr=False)
 
@@ -84,6 +135,7 @@ class Plugin:
             "version": self.version,
             "storage_backends": list(self.storage_backends),
             "mailer_backends": list(self.mailer_backends),
+            "dump_backends": [backend.document() for backend in self.dump_backends],
             "replaces": list(self.replaces),
             "hooks": [hook for hook in ("initialize", "close") if getattr(self, hook) is not None],
         }
@@ -101,7 +153,7 @@ def _entry_points() -> Iterator[EntryPoint]:
 
 def _load(entry: EntryPoint, registry: PluginRegistry) -> Plugin:
     before = (set(registry.storage_backends), set(registry.mailer_backends),
-              set(registry.replacements))  # fmt: skip
+              set(registry.replacements), set(registry.dump_backends))  # fmt: skip
     try:
         loaded = entry.load()
         register = getattr(loaded, "register", loaded)
@@ -118,6 +170,9 @@ def _load(entry: EntryPoint, registry: PluginRegistry) -> Plugin:
         version=dist.version if dist else None,
         storage_backends=tuple(sorted(set(registry.storage_backends) - before[0])),
         mailer_backends=tuple(sorted(set(registry.mailer_backends) - before[1])),
+        dump_backends=tuple(
+            registry.dump_backends[name] for name in sorted(set(registry.dump_backends) - before[3])
+        ),
         replaces=tuple(sorted(_port_name(port) for port in set(registry.replacements) - before[2])),
         initialize=_hook(loaded, register, "initialize"),
         close=_hook(loaded, register, "close"),
@@ -172,9 +227,7 @@ def close_plugins(plugins: tuple[Plugin, ...]) -> None:
             )
 
 
-def select_backend(
-    kind: str, variable: str, wanted: str, backends: dict[str, BackendFactory]
-) -> BackendFactory:
+def select_backend(kind: str, variable: str, wanted: str, backends: Mapping[str, T]) -> T:
     try:
         return backends[wanted]
     except KeyError:

@@ -6,6 +6,10 @@ from typing import Protocol
 
 from backupnimbus.stop_signal import StopSignal
 
+MONGODUMP_ARCHIVE = "mongodump-archive"
+"""The format of mongodump's `--archive` output: the one format BackupNimbus walks, counts and
+checks CRC by CRC. A dump backend of another format declares its own name for it."""
+
 
 class Dump(Protocol):
     """A running dump, read as a byte stream.
@@ -38,7 +42,9 @@ class Dump(Protocol):
 class DumpRunner(Protocol):
     def open_dump(self, *, stop: StopSignal) -> AbstractContextManager[Dump]:
         """Starts a dump of the configured source, as a plain archive: compression is the
-        caller's (a StreamCompressor), so that the archive can be walked before it.
+        caller's (a StreamCompressor), so that the archive can be walked before it. A dump
+        backend of another format than MONGODUMP_ARCHIVE streams its own bytes, and reports
+        what they hold through `namespaces` (e.g. rows per table).
 
         Args:
             stop: when it is set, in any phase (connecting, between retries, streaming), the

@@ -60,6 +60,7 @@ def record_document(record: BackupRecord, *, locks: bool = False) -> dict[str, A
         "problem": record.manifest_problem,
         "warnings": list(manifest.warnings) if manifest else [],
         "namespaces": dict(manifest.namespaces) if manifest and manifest.namespaces else None,
+        "format": manifest.format if manifest else None,
     }
     if locks:
         document["lock"] = lock_document(record.lock)
@@ -72,6 +73,7 @@ _FLAG_NAMES = {"gzip": "gz", "zstd": "zst"}
 
 def render(document: dict[str, Any]) -> str:
     from backupnimbus.entrypoints.documents import lock_line, store_line
+    from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 
     backups = document["backups"]
     locks = any("lock" in item for item in backups)
@@ -88,6 +90,9 @@ def render(document: dict[str, Any]) -> str:
             )
             or "-"
         )
+        if item.get("format") not in (None, MONGODUMP_ARCHIVE):
+            # Another database's dump: shown where the archive's form is.
+            flags = item["format"] if flags == "-" else f"{flags},{item['format']}"
         rows.append((
             item["name"], item["timestamp"], _human_size(item["size"]),
             (item["sha256"] or "-")[:12], flags, _status(item),

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from backupnimbus.entrypoints.bootstrap import Session
 
-BUILTIN = {"storage_backends": ["local", "s3"], "mailer_backends": ["log", "ses"]}
+BUILTIN = {"dump_backends": ["mongodump"], "storage_backends": ["local", "s3"],
+           "mailer_backends": ["log", "ses"]}  # fmt: skip
 
 
 def register(commands: Any) -> None:
@@ -14,7 +15,8 @@ def register(commands: Any) -> None:
         "plugins",
         help="list the installed plugins and what they register",
         description="Loads every `backupnimbus.plugins` entry point, as a command would, and "
-        "lists the backends each adds (for STORAGE_BACKEND / MAILER_BACKEND), the ports it "
+        "lists the backends each adds (for DUMP_BACKEND, with its archive format, STORAGE_BACKEND "
+        "and MAILER_BACKEND), the ports it "
         "replaces, and its hooks. Needs no configuration. A plugin that fails to load exits 2.",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -36,6 +38,9 @@ def render(document: dict[str, Any]) -> str:
         lines.append(
             f"{plugin['name']}  ({plugin['entry_point']}{', ' + origin if origin else ''})"
         )
+        if plugin["dump_backends"]:
+            dumps = [f"{d['name']} ({d['format']})" for d in plugin["dump_backends"]]
+            lines.append(f"  dump backends: {', '.join(dumps)}")
         for label, key in (("storage backends", "storage_backends"),
                            ("mailer backends", "mailer_backends"),
                            ("replaces", "replaces"), ("hooks", "hooks")):  # fmt: skip
@@ -45,7 +50,8 @@ def render(document: dict[str, Any]) -> str:
         lines.append("No plugins installed (entry-point group backupnimbus.plugins).")
     builtin = document["builtin"]
     lines.append(
-        f"Built in: storage {', '.join(builtin['storage_backends'])}; "
+        f"Built in: dump {', '.join(builtin['dump_backends'])}; "
+        f"storage {', '.join(builtin['storage_backends'])}; "
         f"mailer {', '.join(builtin['mailer_backends'])}"
     )
     return "\n".join(lines)

@@ -65,7 +65,8 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     config, container = session.start(
         require_mongo=False, require_store=args.file is None, restore_target_uri=args.target_uri
     )
-    if config.restore_target_uri is None:
+    # A plugin's database source restores where its own settings say.
+    if config.restore_target_uri is None and config.dump_backend in (None, "mongodump"):
         raise UsageInvalidError(
             ["no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
              "(keeps the password out of `ps`) or give --target-uri URI"]

@@ -17,8 +17,8 @@ def register(commands: Any) -> None:
         "verify",
         help="check a backup against its manifest and the archive format",
         description="Downloads the archive once, comparing its size and SHA-256 with the "
-        "manifest while checking the archive's structure and every collection's CRC-64. "
-        "Exits 1 on any difference.",
+        "manifest while checking the archive's structure and every collection's CRC-64 (for a "
+        "dump backend's other format: its size and SHA-256). Exits 1 on any difference.",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("key", nargs="?", help="the archive's key in the store")
@@ -105,12 +105,19 @@ def _verify_file(path: Path, use_case: VerifyFile) -> dict[str, Any]:
 
 def checked_document(checked: CheckedArchive) -> dict[str, Any]:
     archive = checked.archive
-    return {
+    document = {
         "size": checked.size,
         "sha256": checked.sha256,
         "compressed": checked.compression != "none",
         "compression": checked.compression,
         "encrypted": checked.encrypted,
+        "format": checked.format,
+    }
+    if archive is None:
+        # Another format than a mongodump archive: its size and sha256 are what was checked.
+        return {**document, "archive": None, "prelude": [], "namespaces": {}}
+    return {
+        **document,
         "archive": {
             "bytes": archive.bytes_read,
             "format_version": archive.header.format_version,
@@ -164,15 +171,15 @@ def render(document: dict[str, Any]) -> str:
         f"  size      {document['size']} bytes" + _forms(document),
         f"  sha256    {document['sha256']}"
         + (" (matches the manifest)" if "manifest_sha256" in document else ""),
-        f"  archive   {document['archive']['bytes']} bytes, mongodump "
-        f"{document['archive']['tool_version']}, server {document['archive']['server_version']}",
+        _archive_line(document),
         *(
             [f"  lock      archive {lock_line(document['lock'])}, "
              f"manifest {lock_line(document['manifest_lock'])}"]
             if "lock" in document else []
         ),
         *_oplog_lines(document),
-        f"  {len(namespaces)} namespaces, every CRC-64 correct:",
+        *([f"  {len(namespaces)} namespaces, every CRC-64 correct:"]
+          if document["archive"] is not None else []),
     ]  # fmt: skip
     width = max((len(ns) for ns in namespaces), default=0)
     lines += [
@@ -183,6 +190,15 @@ def render(document: dict[str, Any]) -> str:
         lines.append(f"  {len(document['warnings'])} warning(s) from the dump:")
         lines += [f"    {warning}" for warning in document["warnings"]]
     return "\n".join(lines)
+
+
+def _archive_line(document: dict[str, Any]) -> str:
+    archive = document["archive"]
+    if archive is None:
+        return (f"  format    {document.get('format')}: size and sha256 checked "
+                "(the archive is not a mongodump archive, so it is not walked)")  # fmt: skip
+    return (f"  archive   {archive['bytes']} bytes, mongodump {archive['tool_version']}, "
+            f"server {archive['server_version']}")  # fmt: skip
 
 
 def _oplog_lines(document: dict[str, Any]) -> list[str]:

@@ -1,0 +1,1 @@
+"""SQLite as a BackupNimbus database source: DUMP_BACKEND=sqlite."""
