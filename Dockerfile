@@ -31,7 +31,7 @@ COPY docker/slim-venv ./slim-venv
 # binary wheel (--only-binary): the base image has no compiler, and a dependency that suddenly
 # needs one must fail the build here rather than pull build tools into the image.
 # awslambdaric is the runtime client docker/entrypoint starts inside Lambda; its version is the
-# one the RIE tests run (tests/test_lambda_rie.py).
+# one the RIE tests run (tests/e2e/test_lambda_rie.py).
 ARG AWSLAMBDARIC_VERSION=4.2.2
 RUN python3 -m venv /opt/venv \
     && python3 -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src \

@@ -44,7 +44,7 @@ lint: venv
 
 # The fault matrix of docs/reliability.md, written from what the fault tests observe; nothing is
 # written unless every test of the run passed.
-FAULT_TESTS := tests/test_faults.py tests/test_deadline.py tests/test_trust.py
+FAULT_TESTS := tests/e2e/test_faults.py tests/e2e/test_deadline.py tests/e2e/test_trust.py
 reliability: venv tools
 	MONGO_TOOLS_BIN="$$(scripts/build-mongo-tools)" LAMBDA_RIE="$$(scripts/build-lambda-rie)" \
 		$(BIN)/pytest $(FAULT_TESTS) --write-fault-matrix $(PYTEST_ARGS)

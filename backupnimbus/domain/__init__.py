@@ -7,7 +7,7 @@ May import: the standard library; attrs and cattrs; fastcrc and isal, which only
 Must not import: adapters, entrypoints, or any library that reaches a service, a process or
 the file system on its own (boto3, pymongo, punq, ...). Everything outside comes in through a
 port, so that every use case runs in a unit test with the fakes in adapters/memory.py.
-(tests/test_import_rules.py enforces this.)
+(tests/unit/test_import_rules.py enforces this.)
 """
 
 from __future__ import annotations

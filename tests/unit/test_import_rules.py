@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "backupnimbus"
+PACKAGE = Path(__file__).resolve().parents[2] / "backupnimbus"
 
 # Third-party libraries that only compute: no I/O, no service, no process.
 _PURE_LIBRARIES = {"attrs", "cattrs", "fastcrc", "isal"}

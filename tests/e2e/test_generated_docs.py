@@ -21,7 +21,7 @@ import pytest
 from benchmarks import run
 from tests.support.fault_matrix import BEGIN, END, FaultMatrix, Row
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BENCH_DOC = REPO / "docs" / "benchmarks.md"
 HOME_PATH = re.compile(r"(?<![\w~.])/(?:root|home/[^/\s`]+|Users/[^/\s`]+)(?=/|\b)")
 

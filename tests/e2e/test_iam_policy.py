@@ -271,7 +271,7 @@ def test_references_rendered_by_the_template_are_read_under_its_policy_and_the_b
     ]
     # moto checks the action of a Secrets Manager or SSM request but asks for resource '*', which
     # no exact ARN matches; so here those two statements name '*'. Their exact resources are
-    # asserted above and in tests/test_deploy_template.py.
+    # asserted above and in tests/e2e/test_deploy_template.py.
     for statement in reads.values():
         statement["Resource"] = "*"
     iam = admin("iam")

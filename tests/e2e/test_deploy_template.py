@@ -214,7 +214,7 @@ def test_no_s3_permission_reaches_beyond_the_prefix(overrides: dict[str, str]) -
 
 def test_delete_is_granted_under_the_prefix_but_never_for_versions() -> None:
     # Needed without retention too: an archive whose manifest could not be written is removed
-    # (tests/test_iam_policy.py runs that case under the policy).
+    # (tests/e2e/test_iam_policy.py runs that case under the policy).
     for stack in (Rendered({}), Rendered({"RetentionKeepWeekly": "4"})):
         deletes = granted(stack, "s3:DeleteObject")
         assert [d["Resource"] for d in deletes] == [OBJECTS]

@@ -31,7 +31,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
-CONFIG_SOURCE = Path(__file__).resolve().parents[1] / "backupnimbus" / "entrypoints" / "config.py"
+CONFIG_SOURCE = Path(__file__).resolve().parents[2] / "backupnimbus" / "entrypoints" / "config.py"
 # Every variable the loader reads, found in its source so that new ones are fuzzed too.
 VARIABLES = sorted(
     {name for name in re.findall(r'"([A-Z][A-Z0-9_]{3,})"', CONFIG_SOURCE.read_text())

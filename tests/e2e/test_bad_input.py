@@ -3,7 +3,7 @@ archives given to `verify --file` and `restore --file`.
 
 Every case must end in one clean JSON error document with the right code and exit code, naming
 what was wrong, with no traceback and nothing written: no backup in the store, no document in
-the restore target. tests/test_config.py holds the first table of bad environments; this one
+the restore target. tests/e2e/test_config.py holds the first table of bad environments; this one
 adds to it rather than repeating it.
 """
 
@@ -85,7 +85,7 @@ def file_case(id: str, kind: str, make: Callable[[Path], Path], complaint: str) 
 
 
 CASES = [
-    # Environments (tests/test_config.py has the first eighteen)
+    # Environments (tests/e2e/test_config.py has the first eighteen)
     env_case(
         "retention-negative",
         {"RETENTION_KEEP_DAILY": "-1"},
