@@ -408,7 +408,8 @@ def test_a_closed_port_fails_within_the_connect_budget_with_mongodumps_words(
         pass
 
     elapsed = time.monotonic() - started
-    assert elapsed < budget + 3, f"took {elapsed:.1f} s for a {budget} s budget"
+    # The tries share the budget (10 tries of their own would take 30 s); slack for a busy host.
+    assert elapsed < budget + 8, f"took {elapsed:.1f} s for a {budget} s budget"
     assert "connection refused" in raised.value.message
     assert "Pa55-word-x" not in raised.value.message
     assert "_DumpNotStartedError" not in caplog.text
