@@ -132,7 +132,11 @@ class S3Case:
     dataset: str = "blobs11"
     read_timeout: float = 60.0
     calls: Mapping[str, int] = attrs.Factory(dict)
-    """Requests per operation the proxy must have seen (beyond the injected faults)."""
+    """Requests per operation the proxy must have seen, the faulted ones included."""
+    resent: str | None = None
+    """An operation whose every faulted request must be sent again, identical (same target,
+    same body), and answered by S3: proof of a retry, where an ignored fault (or one retried
+    with other bytes) would also end in a success."""
 
 
 def _foreign_object(scene: Scene) -> Callable[[], None]:
@@ -149,6 +153,9 @@ S3_CASES = [
         "retried; backup succeeds",
         lambda _: [Rule("UploadPart", (Action.STALL,), calls=frozenset({2, 3}), stall_s=4)],
         read_timeout=1.5,
+        # The 11 MiB archive in 5 MiB parts: 3 parts, and the 2 stalled ones again.
+        calls={"UploadPart": 3 + 2},
+        resent="UploadPart",
     ),
     S3Case(
         "s3-abort-response-lost",
@@ -167,6 +174,9 @@ S3_CASES = [
         "ListObjectsV2 (the key check): 503 SlowDown twice",
         "retried; backup succeeds",
         lambda _: [Rule("ListObjectsV2", (Action.SLOW_DOWN,), calls=frozenset({1, 2}))],
+        # One key check (no retention prune is configured), tried 3 times.
+        calls={"ListObjectsV2": 3},
+        resent="ListObjectsV2",
     ),
     S3Case(
         "s3-create-response-lost",
@@ -183,6 +193,7 @@ S3_CASES = [
         "retried; backup succeeds",
         lambda _: [Rule("CompleteMultipartUpload", (Action.INTERNAL_ERROR,), calls=frozenset({1}))],
         calls={"CompleteMultipartUpload": 2},
+        resent="CompleteMultipartUpload",
     ),
     S3Case(
         "s3-complete-response-lost",
@@ -287,6 +298,11 @@ def test_s3_fault(
         assert faults.operations[operation] == count, operation
     assert open_uploads(s3, bucket) == 0
     retries = [r for r in caplog.records if r.getMessage().endswith("failed, retrying")]
+    if case.resent is not None:
+        resent = faults.resent(case.resent)
+        assert len(resent) == injected
+        assert all(retry is not None for _, retry in resent), "a faulted request never re-sent"
+        assert [r.getMessage() for r in retries] == [f"{case.resent} failed, retrying"] * injected
     if case.failure is None:
         assert error is None, error.to_document() if error else None
         assert set(contents(s3, bucket)) == {key, key + ".manifest.json"}, "no duplicate"

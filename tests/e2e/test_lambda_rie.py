@@ -97,6 +97,36 @@ def test_a_warm_runtime_takes_a_manual_payload_after_the_schedule(
     assert log.count("INIT START") == 1  # the second invocation reused the warm runtime
 
 
+def test_a_warm_runtime_verifies_then_prunes_the_sets_backups(
+    lambda_rie: Path, lambda_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    with emulator(lambda_rie, lambda_env, [str(ENTRYPOINT)], tmp_path) as rie:
+        made = [
+            rie.invoke({"timestamp": stamp})
+            for stamp in ("2025-04-06T10:15:30Z", "2025-04-07T10:15:30Z")
+        ]
+        other = rie.invoke({"name": "weekly", "timestamp": "2025-04-05T10:15:30Z"})
+        verified = rie.invoke({"action": "verify"})
+        log = rie.output()
+    # RETENTION_KEEP_LAST is the function's configuration: a runtime of its own, so that the
+    # backups above did not prune as they went.
+    with emulator(
+        lambda_rie, {**lambda_env, "RETENTION_KEEP_LAST": "1"}, [str(ENTRYPOINT)], tmp_path
+    ) as rie:
+        pruned = rie.invoke({"action": "prune"})
+        log += rie.output()
+
+    older, newest = made
+    assert verified.get("status") == "verified", (verified, log[-3000:])
+    assert verified["key"] == newest["key"]
+    assert verified["sha256"] == verified["manifest_sha256"] == newest["sha256"]
+    assert pruned.get("status") == "success", (pruned, log[-3000:])
+    assert [gone["key"] for gone in pruned["deleted"]] == [older["key"]]
+    assert stored(s3, bucket) == sorted(
+        [newest["key"], newest["manifest_key"], other["key"], other["manifest_key"]]
+    )
+
+
 def test_a_failed_backup_is_a_function_error_whose_message_is_the_error_document(
     lambda_rie: Path, lambda_env: dict[str, str], secantus: Secantus, s3: Any, bucket: str,
     tmp_path: Path,

@@ -331,7 +331,8 @@ def test_auto_against_a_closed_port_fails_within_the_connect_budget(mongo_tools:
         pass
 
     elapsed = time.monotonic() - started
-    assert elapsed < 3.0 + 3, "the probe's tries share the connect budget"
+    # The tries share the budget (5 tries of their own would take 15 s); slack for a loaded machine.
+    assert elapsed < 3.0 + 8, "the probe's tries share the connect budget"
     assert "replica set" in raised.value.message
     assert "connection refused" in raised.value.message.lower()
     assert "Pa55-word-64" not in raised.value.message

@@ -15,7 +15,8 @@ rules, and either forwarded to the real endpoint or answered with a fault:
 
 A rule with `forward=True` first lets the request reach S3 and then loses (or spoils) the
 response, which is how a client ends up retrying something that already happened. The proxy
-counts what it saw and what it injected, per rule and per operation.
+counts what it saw and what it injected, per rule and per operation, and keeps a log of every
+request (its target and a digest of its body), so a test can tell a retry from an ignored fault.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import hashlib
 import http.client
 import http.server
 import random
@@ -105,6 +107,28 @@ class Rule:
         return action
 
 
+@attrs.frozen
+class Request:
+    """One request the proxy saw, and what became of it."""
+
+    operation: str
+    target: str
+    """The path and query: bucket, key, and e.g. uploadId and partNumber."""
+    body_sha256: str
+    fault: Action | None
+    """The fault delivered instead of (or spoiling) S3's answer; None: S3's answer was relayed."""
+    status: int | None
+    """S3's status when its answer was relayed."""
+
+    def same_as(self, other: Request) -> bool:
+        """The same operation on the same target with the same body: a re-send."""
+        return (self.operation, self.target, self.body_sha256) == (
+            other.operation,
+            other.target,
+            other.body_sha256,
+        )
+
+
 def classify(method: str, path: str, headers: Any) -> str:
     """The S3 operation of a path-style request (http://host/bucket/key?query)."""
     parsed = urllib.parse.urlsplit(path)
@@ -156,6 +180,8 @@ class FaultProxy:
         """Every request seen, per operation."""
         self.answered: collections.Counter[tuple[str, int]] = collections.Counter()
         """Responses S3 gave that reached the client, per (operation, status)."""
+        self.requests: list[Request] = []
+        """Every request, in the order its outcome was decided (see `Request`)."""
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.proxy = self
@@ -183,6 +209,7 @@ class FaultProxy:
             self._rules = list(rules)
             self.operations.clear()
             self.answered.clear()
+            self.requests.clear()
             return list(self._rules)
 
     def serialize(self, *operations: str) -> None:
@@ -215,6 +242,30 @@ class FaultProxy:
         with self._lock:
             self.answered[(operation, status)] += 1
 
+    def log_request(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def resent(self, operation: str) -> list[tuple[Request, Request | None]]:
+        """Each faulted request of the operation, with the first later identical request that
+        S3 answered with a 2xx (None when none came): the proof that a fault was retried."""
+        with self._lock:
+            seen = list(self.requests)
+        pairs: list[tuple[Request, Request | None]] = []
+        for index, faulted in enumerate(seen):
+            if faulted.operation != operation or faulted.fault is None:
+                continue
+            retry = next(
+                (
+                    later
+                    for later in seen[index + 1 :]
+                    if later.same_as(faulted) and later.status is not None and later.status < 300
+                ),
+                None,
+            )
+            pairs.append((faulted, retry))
+        return pairs
+
     @contextlib.contextmanager
     def exclusive(self, operation: str) -> Iterator[None]:
         if operation in self.serialized:
@@ -235,6 +286,8 @@ class _Server(http.server.ThreadingHTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    _digest: Any
+    """The sha256 of the current request's body, fed as the body is read."""
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -252,6 +305,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _handle(self) -> None:
         proxy = self.server.proxy
         operation = classify(self.command, self.path, self.headers)
+        self._digest = hashlib.sha256()
         fired = proxy.decide(operation)
         # A truncated body is the real response's, so that request always reaches S3.
         if fired is None or fired[0].forward or fired[1] is Action.TRUNCATE:
@@ -259,17 +313,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 response = self._forward()
             if fired is None:
                 proxy.count_answer(operation, response.status)
+                self._log(operation, None, response.status)
                 self._relay(response)
                 return
             rule, action = fired
             if action is Action.TRUNCATE:
+                self._log(operation, action, None)
                 self._relay(response, truncate=True)
                 return
             response.read()
         else:
             rule, action = fired
             self._drain_body()
+        self._log(operation, action, None)
         self._inject(rule, action)
+
+    def _log(self, operation: str, fault: Action | None, status: int | None) -> None:
+        self.server.proxy.log_request(
+            Request(operation, self.path, self._digest.hexdigest(), fault, status)
+        )
 
     def _inject(self, rule: Rule, action: Action) -> None:
         if action in _ERRORS:
@@ -309,6 +371,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if not chunk:
                     return
                 left -= len(chunk)
+                self._digest.update(chunk)
                 yield chunk
         elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             while True:
@@ -320,6 +383,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return
                 data = self.rfile.read(size)
                 self.rfile.readline()
+                self._digest.update(data)
                 yield data
 
     def _drain_body(self) -> None:

@@ -284,9 +284,17 @@ def test_archive_cut_between_blocks_names_the_unfinished_namespaces(keep: int) -
     assert details["offset"] == cut
 
 
-def test_very_short_streams_are_rejected() -> None:
-    for data in (b"", MAGIC[:3], MAGIC):
-        rejection(data)
+@pytest.mark.parametrize(
+    ("data", "reason", "offset"),
+    [(b"", "bad magic number", 0), (MAGIC[:3], "bad magic number", 0),
+     (MAGIC, "truncated before the archive header", 4)],
+    ids=["empty", "part-of-the-magic", "the-magic-alone"],
+)  # fmt: skip
+def test_very_short_streams_are_rejected_saying_why(data: bytes, reason: str, offset: int) -> None:
+    details = rejection(data)
+
+    assert reason in str(details["reason"])
+    assert details["offset"] == offset
 
 
 def test_appended_garbage_is_rejected() -> None:
