@@ -162,6 +162,15 @@ def secret(name: str, raw: Any, reveal: Reveal) -> str:
     return value.strip()
 
 
+def _strict(kind: type) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
 def _kind_of(type_: Any) -> Any:
     for meta in getattr(type_, "__metadata__", ()):
         if isinstance(meta, _Kind | OneOf):
@@ -173,10 +182,18 @@ def _annotated(kind: _Kind) -> Callable[[Any], bool]:
     return lambda type_: _kind_of(type_) is kind
 
 
-def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
-    """A converter with every shared hook, validating in detail (every problem at once)."""
+def make_converter(*, forbid_extra_keys: bool = False, strict: bool = False) -> cattrs.Converter:
+    """A converter with every shared hook, validating in detail (every problem at once).
+
+    Args: forbid_extra_keys: an unknown field is a problem (else ignored, as a newer writer's);
+    strict: int, str and bool are taken only as themselves, as JSON gives them: cattrs would
+    turn "5" into 5 and 1.9 into 1, and a document that says either is not ours.
+    """
     converter = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, detailed_validation=True)
     converter.register_unstructure_hook(datetime, iso_time)
+    if strict:
+        for json_type in (int, str, bool):
+            converter.register_structure_hook(json_type, _strict(json_type))
     hooks: dict[_Kind, Callable[[Any], Any]] = {
         TEXT: text,
         FLAG: flag,

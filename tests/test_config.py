@@ -139,11 +139,11 @@ def test_every_conversion_problem_is_one_config_error_naming_each_variable(
     document = json.loads(completed.stderr.strip().splitlines()[-1])
     assert document["error"]["code"] == "CONFIG_ERROR"
     assert document["error"]["details"]["problems"] == [
-        "MONGODUMP_OPLOG must be one of auto, true, false",
-        "MONGO_CONNECT_TIMEOUT_S must be a number of seconds above 0",
         "NOTIFICATIONS_ENABLED must be true or false",
         "NOTIFICATION_SENDER_EMAIL is not valid base64-encoded UTF-8 text; "
         "encode it with: printf %s 'value' | base64 -w0",
+        "MONGO_CONNECT_TIMEOUT_S must be a number of seconds above 0",
+        "MONGODUMP_OPLOG must be one of auto, true, false",
         "RETENTION_KEEP_DAILY must be a whole number of 0 or more",
     ]
     # The variables' names, never the attributes they become.

@@ -228,7 +228,7 @@ def load_config(
     """Raises ConfigInvalidError that lists every problem; never includes a secret value.
 
     Each variable is converted on its own (backupnimbus.conversion, in detail: every variable's
-    problem at once, sorted by name), then the values are checked together; the problems of
+    problem at once), then the values are checked together; the problems of
     both steps make one error. A variable that could not be converted counts as unset for the
     second step, which does not report it again.
 
@@ -390,7 +390,7 @@ def _revealer(environ: Mapping[str, str], secrets: SecretSource, *, in_lambda: b
 def _environment(
     environ: Mapping[str, str], reveal: Reveal, *, in_lambda: bool
 ) -> tuple[Environment, list[str]]:
-    """The variables converted, and every conversion problem, sorted by variable."""
+    """The variables converted, and every conversion problem, in the schema's order."""
     given = {name: value for name, value in environ.items() if name in _VARIABLES}
     # Empty credentials mean unset: the Lambda emulator exports them empty when it has none,
     # and boto3's own chain (a role, ~/.aws) must then be used rather than the run refused.
@@ -410,7 +410,7 @@ def _environment(
     failed = {variable for variable, _ in failures}
     rest = {name: value for name, value in given.items() if name not in failed}
     env = converter.structure(rest, Environment)
-    return env, [sentence for _, sentence in sorted(failures)]
+    return env, [sentence for _, sentence in failures]
 
 
 def _compression(problems: list[str], env: Environment) -> dict[str, Any]:
