@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
+
+from backupnimbus.conversion import decode_base64
 
 
 class Base64EnvSecrets:
@@ -18,7 +19,4 @@ class Base64EnvSecrets:
         raw = self._environ.get(name)
         if raw is None:
             return None
-        try:
-            return base64.b64decode(raw.strip(), validate=True).decode("utf-8")
-        except ValueError as exc:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
-            raise ValueError(f"{name} is not valid base64-encoded UTF-8 text") from exc
+        return decode_base64(raw, name=name)

@@ -2,7 +2,8 @@
 
 May import: the standard library; attrs and cattrs; fastcrc and isal, which only compute;
 `backupnimbus.ports`, `backupnimbus.errors`, `backupnimbus.stop_signal`,
-`backupnimbus.redaction`; and the domain itself.
+`backupnimbus.redaction`, `backupnimbus.conversion` (the shared cattrs converter, itself only
+attrs and cattrs); and the domain itself.
 
 Must not import: adapters, entrypoints, or any library that reaches a service, a process or
 the file system on its own (boto3, pymongo, punq, ...). Everything outside comes in through a

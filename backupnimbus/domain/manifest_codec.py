@@ -14,6 +14,7 @@ from typing import Any
 
 import cattrs
 
+from backupnimbus.conversion import make_converter
 from backupnimbus.domain.models import COMPLETE, PARTIAL, Manifest
 
 _STATUSES = (COMPLETE, PARTIAL)
@@ -23,29 +24,12 @@ class UnreadableManifestError(ValueError):
     """The bytes are not a manifest this version can read; the message says why."""
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
 def _converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=False)
-    converter.register_unstructure_hook(datetime, _iso)
+    # The shared converter (unknown fields ignored), strict about JSON's own types.
+    converter = make_converter(strict=True)
     converter.register_structure_hook(datetime, _datetime)
-    # cattrs would turn "5" into 5 and 1.9 into 1: a manifest that says either is not ours.
-    converter.register_structure_hook(int, _strict(int))
-    converter.register_structure_hook(str, _strict(str))
-    converter.register_structure_hook(bool, _strict(bool))
     converter.register_structure_hook_func(lambda t: t == Mapping[str, int], _namespaces)
     return converter
-
-
-def _strict(kind: type) -> Any:
-    def structure(value: Any, _: Any) -> Any:
-        if type(value) is not kind:
-            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
-        return value
-
-    return structure
 
 
 def _datetime(value: Any, _: Any) -> datetime:
@@ -73,6 +57,8 @@ def encode_manifest(manifest: Manifest) -> bytes:
 
 
 def manifest_document(manifest: Manifest) -> dict[str, Any]:
+    """Every field of the manifest, so a field added to the model is written without code here;
+    only the absent ones listed below are left out rather than null."""
     document: dict[str, Any] = _CONVERTER.unstructure(manifest)
     document["duration_s"] = manifest.duration_s
     if manifest.namespaces is None:

@@ -1,18 +1,34 @@
-"""Configuration: read from a mapping, decoded, validated all at once."""
+"""Configuration: read from a mapping, converted variable by variable through the shared
+converter (backupnimbus.conversion), then checked as a whole; every problem reported at once."""
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import attrs
-import cattrs
 
+from backupnimbus.conversion import (
+    ConversionProblem,
+    Count,
+    Flag,
+    OneOf,
+    Reveal,
+    Seconds,
+    Secret,
+    SecretWords,
+    Text,
+    Words,
+    make_converter,
+    named,
+    register_environment,
+    secret,
+    structure_or_problems,
+)
 from backupnimbus.domain.compression_choice import choose_compression
 from backupnimbus.domain.models import SourceInfo
 from backupnimbus.domain.retention import RULES, RetentionPolicy
@@ -25,8 +41,6 @@ LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "WARNING": "W
               "ERROR": "ERROR"}  # fmt: skip
 APP_ENVS = ("development", "production", "test")
 LOG_FORMATS = ("json", "text")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # age's X25519 keys: Bech32, whose alphabet has no 1, b, i or o; the checksum is pyrage's to check.
@@ -142,7 +156,69 @@ class Config:
         return SourceInfo(hosts=tuple(hosts.split(",")), database=database)
 
 
-_converter = cattrs.Converter(forbid_extra_keys=True)
+@attrs.frozen
+class Environment:
+    """The variables load_config reads, each named as it is set and typed by how it is read
+    (backupnimbus.conversion); every one of them may be unset. AWS_DEFAULT_REGION, BACKUP_PREFIX
+    and AWS_ENDPOINT_URL* are read as they are, and checked below."""
+
+    DUMP_BACKEND: Text | None = None
+    MONGO_URI: Secret | None = None
+    AWS_S3_BUCKET_NAME: Secret | None = None
+    AWS_ACCESS_KEY_ID: Secret | None = None
+    AWS_SECRET_ACCESS_KEY: Secret | None = None
+    AWS_SESSION_TOKEN: Secret | None = None
+    AWS_REGION: Text | None = None
+    APP_ENV: Annotated[str, OneOf(dict(zip(APP_ENVS, APP_ENVS, strict=True)),
+                                  "one of " + ", ".join(APP_ENVS))] | None = None  # fmt: skip
+    NODE_ENV: Annotated[str, OneOf(dict(zip(APP_ENVS, APP_ENVS, strict=True)),
+                                   "one of " + ", ".join(APP_ENVS))] | None = None  # fmt: skip
+    LOG_LEVEL: Annotated[str, OneOf({k.lower(): v for k, v in LOG_LEVELS.items()},
+                                    "one of DEBUG, INFO, WARN, ERROR")] | None = None  # fmt: skip
+    LOG_FORMAT: Annotated[str, OneOf({f: f for f in LOG_FORMATS}, "json or text")] | None = None
+    NOTIFICATIONS_ENABLED: Flag = False
+    NOTIFICATION_SENDER_EMAIL: Secret | None = None
+    NOTIFICATION_RECIPIENTS: SecretWords = ()
+    NOTIFY_ON_SUCCESS: Flag = True
+    NOTIFY_ON_FAILURE: Flag = True
+    MAILER_BACKEND: Text | None = None
+    BACKUP_NAME: Text | None = None
+    BACKUP_COMPRESS: Flag | None = None
+    BACKUP_COMPRESSION: Text | None = None
+    BACKUP_COMPRESSION_LEVEL: Count | None = None
+    ALLOW_EMPTY_BACKUP: Flag = False
+    MONGODUMP_PATH: Text | None = None
+    MONGORESTORE_PATH: Text | None = None
+    MONGO_CONNECT_TIMEOUT_S: Seconds = 30.0
+    RESTORE_TARGET_URI: Secret | None = None
+    DRILL_TARGET_URI: Secret | None = None
+    DRILL_ALLOW_SOURCE: Flag = False
+    MONGODUMP_NS_INCLUDE: Words = ()
+    MONGODUMP_NS_EXCLUDE: Words = ()
+    MONGODUMP_OPLOG: Annotated[str, OneOf({o: o for o in ("auto", "true", "false")},
+                                          "one of auto, true, false")] = "auto"  # fmt: skip
+    LOCAL_BACKUP_DIR: Text | None = None
+    STORAGE_BACKEND: Text | None = None
+    RETENTION_KEEP_LAST: Count = 0
+    RETENTION_KEEP_HOURLY: Count = 0
+    RETENTION_KEEP_DAILY: Count = 0
+    RETENTION_KEEP_WEEKLY: Count = 0
+    RETENTION_KEEP_MONTHLY: Count = 0
+    RETENTION_KEEP_YEARLY: Count = 0
+    AGE_RECIPIENTS: Text | None = None
+    """Public keys as they are, or base64 / a secret reference (revealed below)."""
+    AGE_IDENTITY_FILE: Text | None = None
+    AGE_IDENTITY: Secret | None = None
+    S3_SSE: Text | None = None
+    S3_KMS_KEY_ID: Text | None = None
+    S3_OBJECT_LOCK_MODE: Text | None = None
+    S3_OBJECT_LOCK_DAYS: Count | None = None
+    S3_OBJECT_LOCK_MAX_DAYS: Count | None = None
+
+
+_VARIABLES = frozenset(field.name for field in attrs.fields(Environment))
+_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_CONFIG_CONVERTER = make_converter(forbid_extra_keys=True)
 _log = logging.getLogger(__name__)
 
 
@@ -155,48 +231,43 @@ def load_config(
 ) -> Config:
     """Raises ConfigInvalidError that lists every problem; never includes a secret value.
 
+    Each variable is converted on its own (backupnimbus.conversion, in detail: every variable's
+    problem at once), then the values are checked together; the problems of
+    both steps make one error. A variable that could not be converted counts as unset for the
+    second step, which does not report it again.
+
     Args: require_store: the work needs a store, which must be chosen explicitly (a bucket, or
     STORAGE_BACKEND): a backup that silently lands on a container's disk is as good as lost.
     """
-    reader = _Reader(environ, secrets)
     in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    reveal = _revealer(environ, secrets, in_lambda=in_lambda)
+    env, problems = _environment(environ, reveal, in_lambda=in_lambda)
     raw: dict[str, Any] = {"in_lambda": in_lambda}
 
-    raw["dump_backend"] = reader.plain("DUMP_BACKEND")
+    raw["dump_backend"] = env.DUMP_BACKEND
     # A plugin's database source has variables of its own, which the plugin reads.
     require_mongo = require_mongo and raw["dump_backend"] in (None, "mongodump")
-    uri = reader.secret("MONGO_URI")
+    uri = env.MONGO_URI
     if uri is None and require_mongo and "MONGO_URI" not in environ:  # else already reported
-        reader.problem("MONGO_URI is required: a base64-encoded mongodb:// or mongodb+srv:// URI")
-    elif uri is not None and not uri.startswith(("mongodb://", "mongodb+srv://")):
-        reader.problem("MONGO_URI must decode to a URI starting with mongodb:// or mongodb+srv://")
+        problems.append("MONGO_URI is required: a base64-encoded mongodb:// or mongodb+srv:// URI")
+    elif uri is not None and not uri.startswith(_URI_SCHEMES):
+        problems.append("MONGO_URI must decode to a URI starting with mongodb:// or mongodb+srv://")
     raw["mongo_uri"] = uri
 
-    bucket = reader.secret("AWS_S3_BUCKET_NAME")
+    bucket = env.AWS_S3_BUCKET_NAME
     if bucket is not None and (not _BUCKET.match(bucket) or ".." in bucket):
-        reader.problem(
+        problems.append(
             "AWS_S3_BUCKET_NAME must decode to a valid S3 bucket name "
             "(3-63 lowercase letters, digits, dots or hyphens)"
         )
     raw["bucket"] = bucket
 
-    # Inside Lambda the runtime sets these itself, in plain text, never base64. Empty ones mean
-    # unset: the Lambda emulator exports them empty when it has none, and boto3's own chain
-    # (a role, ~/.aws) must then be used rather than the run refused.
-    read = reader.plain if in_lambda else reader.secret
-
-    def credential(name: str) -> str | None:
-        if name in environ and not environ[name].strip():
-            _log.debug("%s is set but empty; treated as unset", name)
-            return None
-        return read(name)
-
-    raw["aws_access_key_id"] = credential("AWS_ACCESS_KEY_ID")
-    raw["aws_secret_access_key"] = credential("AWS_SECRET_ACCESS_KEY")
-    raw["aws_session_token"] = credential("AWS_SESSION_TOKEN") if in_lambda else None
-    if (raw["aws_access_key_id"] is None) != (raw["aws_secret_access_key"] is None):
-        reader.problem("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
-    raw["aws_region"] = reader.plain("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    raw["aws_access_key_id"] = env.AWS_ACCESS_KEY_ID
+    raw["aws_secret_access_key"] = env.AWS_SECRET_ACCESS_KEY
+    raw["aws_session_token"] = env.AWS_SESSION_TOKEN
+    if (env.AWS_ACCESS_KEY_ID is None) != (env.AWS_SECRET_ACCESS_KEY is None):
+        problems.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+    raw["aws_region"] = env.AWS_REGION or environ.get("AWS_DEFAULT_REGION")
     # boto3 reads these from os.environ itself; they are carried here so that a configuration
     # loaded from any mapping (tests, the Lambda handler's) means the same thing.
     raw["aws_endpoints"] = {
@@ -205,101 +276,84 @@ def load_config(
         if name.startswith("AWS_ENDPOINT_URL") and value
     }
 
-    env_name = "APP_ENV" if "APP_ENV" in environ else "NODE_ENV"
-    raw["app_env"] = reader.choice(env_name, APP_ENVS, default="production")
-    level = reader.plain("LOG_LEVEL")
-    raw["log_level"] = "INFO"
-    if level is not None:
-        if level.upper() in LOG_LEVELS:
-            raw["log_level"] = LOG_LEVELS[level.upper()]
-        else:
-            reader.problem("LOG_LEVEL must be one of DEBUG, INFO, WARN, ERROR")
-    log_format = reader.plain("LOG_FORMAT")
-    raw["log_format"] = None
-    if log_format is not None:
-        if log_format.lower() in LOG_FORMATS:
-            raw["log_format"] = log_format.lower()
-        else:
-            reader.problem("LOG_FORMAT must be json or text")
+    raw["app_env"] = (env.APP_ENV if "APP_ENV" in environ else env.NODE_ENV) or "production"
+    raw["log_level"] = env.LOG_LEVEL or "INFO"
+    raw["log_format"] = env.LOG_FORMAT
 
-    enabled = reader.flag("NOTIFICATIONS_ENABLED", default=False)
-    sender = reader.secret("NOTIFICATION_SENDER_EMAIL")
-    recipients = reader.secret_list("NOTIFICATION_RECIPIENTS")
+    enabled = env.NOTIFICATIONS_ENABLED
+    sender = env.NOTIFICATION_SENDER_EMAIL
+    recipients = env.NOTIFICATION_RECIPIENTS
     if sender is not None and not EMAIL_ADDRESS.match(sender):
-        reader.problem("NOTIFICATION_SENDER_EMAIL must decode to an e-mail address")
+        problems.append("NOTIFICATION_SENDER_EMAIL must decode to an e-mail address")
     bad = [r for r in recipients if not EMAIL_ADDRESS.match(r)]
     if bad:
-        reader.problem(
+        problems.append(
             f"NOTIFICATION_RECIPIENTS holds {len(bad)} invalid e-mail address(es); "
             "expected a base64-encoded, comma-separated list of addresses"
         )
-    raw["mailer_backend"] = reader.plain("MAILER_BACKEND")
+    raw["mailer_backend"] = env.MAILER_BACKEND
     # SES needs both; a plugin mailer (MAILER_BACKEND) may address people its own way.
     with_ses = enabled and raw["mailer_backend"] in (None, "ses")
     if with_ses and sender is None:
-        reader.problem("NOTIFICATION_SENDER_EMAIL is required when NOTIFICATIONS_ENABLED=true")
+        problems.append("NOTIFICATION_SENDER_EMAIL is required when NOTIFICATIONS_ENABLED=true")
     if with_ses and not recipients:
-        reader.problem("NOTIFICATION_RECIPIENTS is required when NOTIFICATIONS_ENABLED=true")
-    raw["notifications"] = {"enabled": enabled, "sender": sender, "recipients": recipients}
-    raw["notifications"]["on_success"] = reader.flag("NOTIFY_ON_SUCCESS", default=True)
-    raw["notifications"]["on_failure"] = reader.flag("NOTIFY_ON_FAILURE", default=True)
+        problems.append("NOTIFICATION_RECIPIENTS is required when NOTIFICATIONS_ENABLED=true")
+    raw["notifications"] = {
+        "enabled": enabled,
+        "sender": sender,
+        "recipients": recipients,
+        "on_success": env.NOTIFY_ON_SUCCESS,
+        "on_failure": env.NOTIFY_ON_FAILURE,
+    }
 
-    name = reader.plain("BACKUP_NAME")
+    name = env.BACKUP_NAME
     if name is not None and not _NAME.match(name):
-        reader.problem(
+        problems.append(
             "BACKUP_NAME must be letters, digits, '.', '_' or '-' (at most 128), "
             "starting with a letter or digit"
         )
     raw["backup_name"] = name or "mongodb"
-    raw["backup_prefix"] = _backup_prefix(reader, environ.get("BACKUP_PREFIX", "backups/"))
-    raw["backup_compression"] = _compression(reader, environ)
-    raw["allow_empty_backup"] = reader.flag("ALLOW_EMPTY_BACKUP", default=False)
-    raw["mongodump_path"] = reader.plain("MONGODUMP_PATH") or "mongodump"
-    raw["mongo_connect_timeout_s"] = reader.seconds("MONGO_CONNECT_TIMEOUT_S", default=30.0)
-    raw["mongorestore_path"] = reader.plain("MONGORESTORE_PATH") or _sibling_restore(
-        raw["mongodump_path"]
-    )
-    target = reader.secret("RESTORE_TARGET_URI")
-    if target is not None and not target.startswith(("mongodb://", "mongodb+srv://")):
-        reader.problem(
-            "RESTORE_TARGET_URI must decode to a URI starting with mongodb:// or mongodb+srv://"
-        )
-        target = None
-    raw["restore_target_uri"] = target
-    drill = reader.secret("DRILL_TARGET_URI")
-    if drill is not None and not drill.startswith(("mongodb://", "mongodb+srv://")):
-        reader.problem(
-            "DRILL_TARGET_URI must decode to a URI starting with mongodb:// or mongodb+srv://"
-        )
-        drill = None
-    raw["drill_target_uri"] = drill
-    raw["drill_allow_source"] = reader.flag("DRILL_ALLOW_SOURCE", default=False)
-    raw["ns_include"] = reader.plain_list("MONGODUMP_NS_INCLUDE")
-    raw["ns_exclude"] = reader.plain_list("MONGODUMP_NS_EXCLUDE")
-    raw["mongodump_oplog"] = reader.choice("MONGODUMP_OPLOG", ("auto", "true", "false"),
-                                           default="auto")  # fmt: skip
+    raw["backup_prefix"] = _backup_prefix(problems, environ.get("BACKUP_PREFIX", "backups/"))
+    raw["backup_compression"] = _compression(problems, env)
+    raw["allow_empty_backup"] = env.ALLOW_EMPTY_BACKUP
+    raw["mongodump_path"] = env.MONGODUMP_PATH or "mongodump"
+    raw["mongo_connect_timeout_s"] = env.MONGO_CONNECT_TIMEOUT_S
+    raw["mongorestore_path"] = env.MONGORESTORE_PATH or _sibling_restore(raw["mongodump_path"])
+    for variable, field in (("RESTORE_TARGET_URI", "restore_target_uri"),
+                            ("DRILL_TARGET_URI", "drill_target_uri")):  # fmt: skip
+        target = getattr(env, variable)
+        if target is not None and not target.startswith(_URI_SCHEMES):
+            problems.append(
+                f"{variable} must decode to a URI starting with mongodb:// or mongodb+srv://"
+            )
+            target = None
+        raw[field] = target
+    raw["drill_allow_source"] = env.DRILL_ALLOW_SOURCE
+    raw["ns_include"] = env.MONGODUMP_NS_INCLUDE
+    raw["ns_exclude"] = env.MONGODUMP_NS_EXCLUDE
+    raw["mongodump_oplog"] = env.MONGODUMP_OPLOG
     if raw["mongodump_oplog"] == "true" and raw["ns_include"]:
-        reader.problem(
+        problems.append(
             "MONGODUMP_OPLOG=true cannot be used with MONGODUMP_NS_INCLUDE: mongodump copies "
             "the oplog only for a dump of the whole deployment (it refuses --oplog with --db); "
             "unset MONGODUMP_NS_INCLUDE, or set MONGODUMP_OPLOG=auto or false"
         )
-    raw["local_backup_dir"] = reader.plain("LOCAL_BACKUP_DIR") or "./backups"
-    raw["storage_backend"] = reader.plain("STORAGE_BACKEND") or ("s3" if bucket else None)
+    raw["local_backup_dir"] = env.LOCAL_BACKUP_DIR or "./backups"
+    raw["storage_backend"] = env.STORAGE_BACKEND or ("s3" if bucket else None)
     # A bucket that is set but unusable is already reported.
     bucket_missing = "AWS_S3_BUCKET_NAME" not in environ
     if require_store and bucket_missing and raw["storage_backend"] is None:
-        reader.problem(
+        problems.append(
             "no store configured: set AWS_S3_BUCKET_NAME (base64-encoded) to back up to S3, "
             "or STORAGE_BACKEND=local to use the directory in LOCAL_BACKUP_DIR (default ./backups)"
         )
     elif require_store and bucket_missing and raw["storage_backend"] == "s3":
-        reader.problem("STORAGE_BACKEND=s3 needs AWS_S3_BUCKET_NAME, the base64-encoded bucket")
-    raw["retention"] = {rule: reader.count(f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
-    raw["age_recipients"] = _age_recipients(reader)
-    raw["age_identities"] = _age_identities(reader)
-    raw["s3_sse"], raw["s3_kms_key_id"] = _server_side_encryption(reader)
-    lock = _object_lock(reader, environ)
+        problems.append("STORAGE_BACKEND=s3 needs AWS_S3_BUCKET_NAME, the base64-encoded bucket")
+    raw["retention"] = {rule: getattr(env, f"RETENTION_KEEP_{rule.upper()}") for rule in RULES}
+    raw["age_recipients"] = _age_recipients(problems, env, reveal)
+    raw["age_identities"] = _age_identities(problems, env)
+    raw["s3_sse"], raw["s3_kms_key_id"] = _server_side_encryption(problems, env)
+    lock = _object_lock(problems, env)
     raw["object_lock_mode"], raw["object_lock_days"], raw["object_lock_max_days"] = lock
 
     if raw["storage_backend"] == "local":
@@ -307,34 +361,75 @@ def load_config(
             s for s in raw["backup_prefix"].split("/") if len(s.encode()) > _LOCAL_SEGMENT_BYTES
         ]
         if long:
-            reader.problem(
+            problems.append(
                 f"BACKUP_PREFIX segments must be at most {_LOCAL_SEGMENT_BYTES} bytes for the "
                 f"local store, a directory each (one is {len(long[0].encode())}): split it with '/'"
             )
     if name is None or _NAME.match(name):
         too_long = key_length_problem(raw["backup_prefix"], raw["backup_name"], "BACKUP_NAME")
         if too_long:
-            reader.problem(too_long)
+            problems.append(too_long)
 
-    if reader.problems:
-        raise ConfigInvalidError(reader.problems)
-    return _converter.structure(raw, Config)
+    if problems:
+        raise ConfigInvalidError(problems)
+    config: Config = _CONFIG_CONVERTER.structure(raw, Config)
+    return config
 
 
-def _compression(reader: _Reader, environ: Mapping[str, str]) -> dict[str, Any]:
-    compress = (
-        reader.flag("BACKUP_COMPRESS", default=True) if "BACKUP_COMPRESS" in environ else None
-    )
-    algorithm = reader.plain("BACKUP_COMPRESSION")
-    level = None
-    if "BACKUP_COMPRESSION_LEVEL" in environ:
-        level = reader.count("BACKUP_COMPRESSION_LEVEL")
+_URI_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+
+def _revealer(environ: Mapping[str, str], secrets: SecretSource, *, in_lambda: bool) -> Reveal:
+    """Each secret variable revealed once: a reference is read from its store only once."""
+    revealed: dict[str, str | None] = {}
+
+    def reveal(name: str) -> str | None:
+        # Inside Lambda the runtime sets the credentials itself, in plain text, never base64.
+        if in_lambda and name in _CREDENTIALS:
+            return environ[name].strip()
+        if name not in revealed:
+            revealed[name] = secrets.reveal(name=name)
+        return revealed[name]
+
+    return reveal
+
+
+def _environment(
+    environ: Mapping[str, str], reveal: Reveal, *, in_lambda: bool
+) -> tuple[Environment, list[str]]:
+    """The variables converted, and every conversion problem, in the schema's order."""
+    given = {name: value for name, value in environ.items() if name in _VARIABLES}
+    # Empty credentials mean unset: the Lambda emulator exports them empty when it has none,
+    # and boto3's own chain (a role, ~/.aws) must then be used rather than the run refused.
+    for name in _CREDENTIALS:
+        if name in given and not given[name].strip():
+            _log.debug("%s is set but empty; treated as unset", name)
+            del given[name]
+    if not in_lambda:
+        given.pop("AWS_SESSION_TOKEN", None)  # only the Lambda runtime's own is used
+    if "APP_ENV" in given:
+        given.pop("NODE_ENV", None)  # the original tool's name, read only in APP_ENV's absence
+    converter = make_converter()
+    register_environment(converter, Environment, reveal)
+    env, failures = structure_or_problems(converter, given, Environment)
+    if env is not None:
+        return env, []
+    failed = {variable for variable, _ in failures}
+    rest = {name: value for name, value in given.items() if name not in failed}
+    env = converter.structure(rest, Environment)
+    return env, [sentence for _, sentence in failures]
+
+
+def _compression(problems: list[str], env: Environment) -> dict[str, Any]:
+    algorithm = env.BACKUP_COMPRESSION
     try:
         chosen = choose_compression(
-            compress=compress, algorithm=algorithm.lower() if algorithm else None, level=level
+            compress=env.BACKUP_COMPRESS,
+            algorithm=algorithm.lower() if algorithm else None,
+            level=env.BACKUP_COMPRESSION_LEVEL,
         )
     except ConfigInvalidError as exc:
-        reader.problems.extend(exc.problems)
+        problems.extend(exc.problems)
         chosen = Compression(GZIP, DEFAULT_LEVELS[GZIP])
     return {"algorithm": chosen.algorithm, "level": chosen.level}
 
@@ -344,29 +439,29 @@ _LOCAL_SEGMENT_BYTES = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _backup_prefix(reader: _Reader, value: str) -> str:
+def _backup_prefix(problems: list[str], value: str) -> str:
     """BACKUP_PREFIX with exactly one trailing '/', or "" for the top of the bucket; a prefix
     S3 would store but no one could navigate ('a//b', '../x') is refused, not rewritten."""
     prefix = value.strip()
     if not prefix:
         return ""
     if prefix.startswith("/"):
-        reader.problem(
+        problems.append(
             "BACKUP_PREFIX must not start with '/': keys in a bucket are relative, "
             "e.g. backups/ (or an empty value for the top of the bucket)"
         )
         return "backups/"
     if _CONTROL.search(prefix):
-        reader.problem("BACKUP_PREFIX must not hold control characters")
+        problems.append("BACKUP_PREFIX must not hold control characters")
         return "backups/"
     try:
         prefix.encode()
     except UnicodeEncodeError:  # undecodable bytes in the environment (surrogate escapes)
-        reader.problem("BACKUP_PREFIX must be valid UTF-8")
+        problems.append("BACKUP_PREFIX must be valid UTF-8")
         return "backups/"
     segments = prefix.removesuffix("/").split("/")
     if any(segment in ("", ".", "..") for segment in segments):
-        reader.problem(
+        problems.append(
             "BACKUP_PREFIX must not hold an empty, '.' or '..' segment ('a//', './x', 'x/../'): "
             "give names separated by single '/', e.g. backups/nightly/"
         )
@@ -401,17 +496,19 @@ def validate_backup_name(name: str) -> str:
     return name
 
 
-def _age_recipients(reader: _Reader) -> tuple[str, ...]:
-    value = reader.plain("AGE_RECIPIENTS")
+def _age_recipients(problems: list[str], env: Environment, reveal: Reveal) -> tuple[str, ...]:
+    value = env.AGE_RECIPIENTS
     if value is None:
         return ()
     if not value.startswith("age1") and not value.upper().startswith(_AGE_SECRET_PREFIX):
-        value = reader.secret("AGE_RECIPIENTS")  # base64, or a secret reference
-        if value is None:
-            return ()  # already reported
+        try:  # base64, or a secret reference
+            value = secret("AGE_RECIPIENTS", value, reveal)
+        except ConversionProblem as exc:
+            problems.extend(named("AGE_RECIPIENTS", str(exc)))
+            return ()
     keys = tuple(key for key in re.split(r"[\s,]+", value) if key)
     if any(key.upper().startswith(_AGE_SECRET_PREFIX) for key in keys):
-        reader.problem(
+        problems.append(
             "AGE_RECIPIENTS holds a secret key (AGE-SECRET-KEY-...), which would let the backup "
             "side read every backup: give it the public key instead (age1..., printed by "
             "`age-keygen -y key.txt`), and keep the secret key for verify and restore"
@@ -420,7 +517,7 @@ def _age_recipients(reader: _Reader) -> tuple[str, ...]:
     bad = [str(n) for n, key in enumerate(keys, start=1) if not _AGE_RECIPIENT.match(key)]
     if not keys or bad:
         which = f" (#{', #'.join(bad)} of them are not)" if bad else ""
-        reader.problem(
+        problems.append(
             "AGE_RECIPIENTS must hold age public keys, age1 and 58 more lowercase letters and "
             f"digits as printed by `age-keygen -y key.txt`, comma-separated{which}"
         )
@@ -428,11 +525,11 @@ def _age_recipients(reader: _Reader) -> tuple[str, ...]:
     return keys
 
 
-def _age_identities(reader: _Reader) -> tuple[str, ...]:
-    path = reader.plain("AGE_IDENTITY_FILE")
-    encoded = reader.secret("AGE_IDENTITY")
+def _age_identities(problems: list[str], env: Environment) -> tuple[str, ...]:
+    path = env.AGE_IDENTITY_FILE
+    encoded = env.AGE_IDENTITY
     if path is not None and encoded is not None:
-        reader.problem("set AGE_IDENTITY_FILE or AGE_IDENTITY, not both")
+        problems.append("set AGE_IDENTITY_FILE or AGE_IDENTITY, not both")
         return ()
     if path is not None:
         try:
@@ -441,22 +538,22 @@ def _age_identities(reader: _Reader) -> tuple[str, ...]:
             why = getattr(exc, "strerror", None) or (
                 "not a text file" if isinstance(exc, UnicodeDecodeError) else "not a usable path"
             )
-            reader.problem(f"AGE_IDENTITY_FILE: cannot read {path} ({why})")
+            problems.append(f"AGE_IDENTITY_FILE: cannot read {path} ({why})")
             return ()
-        return _identity_keys(reader, "AGE_IDENTITY_FILE", text)
+        return _identity_keys(problems, "AGE_IDENTITY_FILE", text)
     if encoded is not None:
-        return _identity_keys(reader, "AGE_IDENTITY", encoded)
+        return _identity_keys(problems, "AGE_IDENTITY", encoded)
     return ()
 
 
-def _identity_keys(reader: _Reader, name: str, text: str) -> tuple[str, ...]:
+def _identity_keys(problems: list[str], name: str, text: str) -> tuple[str, ...]:
     """The AGE-SECRET-KEY-1... lines of an identity file; its comments are skipped."""
     lines = [line.strip() for line in text.splitlines()]
     keys = tuple(line for line in lines if line and not line.startswith("#"))
     bad = [str(n) for n, key in enumerate(keys, start=1) if not _AGE_IDENTITY.match(key.upper())]
     if not keys or bad:
         where = f" (line(s) #{', #'.join(bad)} of its keys are not)" if bad else ""
-        reader.problem(
+        problems.append(
             f"{name} must hold age identities, lines of AGE-SECRET-KEY-1 and 58 more "
             f"characters, as `age-keygen -o key.txt` writes them{where}; a public key (age1...) "
             "cannot decrypt"
@@ -465,14 +562,14 @@ def _identity_keys(reader: _Reader, name: str, text: str) -> tuple[str, ...]:
     return keys
 
 
-def _server_side_encryption(reader: _Reader) -> tuple[str | None, str | None]:
-    sse = reader.plain("S3_SSE")
-    kms_key_id = reader.plain("S3_KMS_KEY_ID")
+def _server_side_encryption(problems: list[str], env: Environment) -> tuple[str | None, str | None]:
+    sse = env.S3_SSE
+    kms_key_id = env.S3_KMS_KEY_ID
     algorithm = SSE_ALGORITHMS.get(sse.lower()) if sse is not None else None
     if sse is not None and algorithm is None:
-        reader.problem("S3_SSE must be AES256 (keys managed by S3) or aws:kms (keys in KMS)")
+        problems.append("S3_SSE must be AES256 (keys managed by S3) or aws:kms (keys in KMS)")
     elif kms_key_id is not None and algorithm != "aws:kms":
-        reader.problem(
+        problems.append(
             "S3_KMS_KEY_ID is used only with S3_SSE=aws:kms; set S3_SSE=aws:kms or unset it"
         )
     return algorithm, kms_key_id if algorithm == "aws:kms" else None
@@ -483,23 +580,23 @@ MAX_LOCK_DAYS = 36_500
 """A hundred years: a longer compliance lock is surely a typo, and could never be undone."""
 
 
-def _object_lock(reader: _Reader, environ: Mapping[str, str]) -> tuple[str | None, int, int]:
-    given = reader.plain("S3_OBJECT_LOCK_MODE")
+def _object_lock(problems: list[str], env: Environment) -> tuple[str | None, int, int]:
+    given = env.S3_OBJECT_LOCK_MODE
     mode = None
     if given is not None and given.lower() != "off":
         mode = LOCK_MODES.get(given.lower())
         if mode is None:
-            reader.problem("S3_OBJECT_LOCK_MODE must be off, governance or compliance")
+            problems.append("S3_OBJECT_LOCK_MODE must be off, governance or compliance")
     counts: dict[str, int | None] = {}
     for name in ("S3_OBJECT_LOCK_DAYS", "S3_OBJECT_LOCK_MAX_DAYS"):
-        value = counts[name] = reader.count(name) if name in environ else None
+        value = counts[name] = getattr(env, name)
         if value is not None and value > MAX_LOCK_DAYS:
-            reader.problem(f"{name} must be at most {MAX_LOCK_DAYS} (100 years)")
+            problems.append(f"{name} must be at most {MAX_LOCK_DAYS} (100 years)")
     days, max_days = counts["S3_OBJECT_LOCK_DAYS"], counts["S3_OBJECT_LOCK_MAX_DAYS"]
     if given is None or (given.lower() == "off"):
         set_ = [name for name, value in counts.items() if value is not None]
         if set_:
-            reader.problem(
+            problems.append(
                 f"{' and '.join(set_)} apply only with S3_OBJECT_LOCK_MODE=governance or "
                 "compliance; set the mode or unset them"
             )
@@ -507,7 +604,7 @@ def _object_lock(reader: _Reader, environ: Mapping[str, str]) -> tuple[str | Non
     if mode is None:
         return None, 0, 0
     if not days:
-        reader.problem(
+        problems.append(
             "S3_OBJECT_LOCK_DAYS is required with S3_OBJECT_LOCK_MODE: how many days (1 or "
             "more) every backup stays locked, e.g. 35 for a month of dailies"
         )
@@ -515,7 +612,7 @@ def _object_lock(reader: _Reader, environ: Mapping[str, str]) -> tuple[str | Non
     if max_days is None:
         max_days = days
     elif max_days < days:
-        reader.problem(
+        problems.append(
             f"S3_OBJECT_LOCK_MAX_DAYS ({max_days}) must be at least S3_OBJECT_LOCK_DAYS ({days})"
         )
     return mode, days, max_days
@@ -534,100 +631,3 @@ def _uri_password(uri: str) -> str:
     authority = uri.split("://", 1)[-1].partition("/")[0]
     userinfo, at, _ = authority.rpartition("@")
     return userinfo.partition(":")[2] if at else ""
-
-
-class _Reader:
-    """Reads variables and collects every problem instead of stopping at the first."""
-
-    def __init__(self, environ: Mapping[str, str], secrets: SecretSource) -> None:
-        self._environ = environ
-        self._secrets = secrets
-        self.problems: list[str] = []
-
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
-
-    def plain(self, name: str) -> str | None:
-        value = self._environ.get(name)
-        if value is None:
-            return None
-        if not value.strip():
-            self.problem(f"{name} is set but empty; give it a value or unset it")
-            return None
-        return value.strip()
-
-    def secret(self, name: str) -> str | None:
-        if name in self._environ and not self._environ[name].strip():
-            self.problem(f"{name} is set but empty; give it a base64-encoded value or unset it")
-            return None
-        try:
-            value = self._secrets.reveal(name=name)
-        except ValueError as exc:
-            self.problem(f"{exc}; encode it with: printf %s 'value' | base64 -w0")
-            return None
-        except ConfigInvalidError as exc:  # a secret reference that names nothing readable
-            self.problems.extend(exc.problems)
-            return None
-        if value is not None and not value.strip():
-            self.problem(f"{name} decodes to an empty value")
-            return None
-        return value.strip() if value is not None else None
-
-    def secret_list(self, name: str) -> tuple[str, ...]:
-        return _split(self.secret(name))
-
-    def plain_list(self, name: str) -> tuple[str, ...]:
-        return _split(self.plain(name))
-
-    def flag(self, name: str, *, default: bool) -> bool:
-        return bool(self._parse(name, default, _flag, "true or false"))
-
-    def count(self, name: str) -> int:
-        return int(self._parse(name, 0, _count, "a whole number of 0 or more"))
-
-    def seconds(self, name: str, *, default: float) -> float:
-        return float(self._parse(name, default, _seconds, "a number of seconds above 0"))
-
-    def choice(self, name: str, options: tuple[str, ...], *, default: str) -> str:
-        def pick(value: str) -> str:
-            if value.lower() not in options:
-                raise ValueError(value)
-            return value.lower()
-
-        return str(self._parse(name, default, pick, "one of " + ", ".join(options)))
-
-    def _parse(self, name: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
-        value = self.plain(name)
-        if value is None:
-            return default
-        try:
-            return parse(value)
-        except ValueError:
-            self.problem(f"{name} must be {expected}")
-            return default
-
-
-def _flag(value: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(value)
-
-
-def _count(value: str) -> int:
-    if not (value.isascii() and value.isdigit()):
-        raise ValueError(value)
-    return int(value)
-
-
-def _seconds(value: str) -> float:
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(value)
-    return seconds
-
-
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())

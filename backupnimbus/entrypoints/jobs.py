@@ -113,8 +113,7 @@ class Jobs:
     def verify(self, invocation: Invocation) -> dict[str, Any]:
         from backupnimbus.domain.list_backups import ListBackups, latest_complete
         from backupnimbus.domain.verify_backup import VerifyBackup
-        from backupnimbus.entrypoints.commands.verify import verified_document
-        from backupnimbus.entrypoints.documents import store_document
+        from backupnimbus.entrypoints.documents import store_document, verified_document
 
         key = invocation.key
         if key is None:
@@ -127,8 +126,7 @@ class Jobs:
     def prune(self, invocation: Invocation) -> dict[str, Any]:
         """Prunes the event's set, else BACKUP_NAME's: never another set's backups."""
         from backupnimbus.domain.prune_backups import PruneBackups
-        from backupnimbus.entrypoints.commands.prune import prune_result_document
-        from backupnimbus.entrypoints.documents import store_document
+        from backupnimbus.entrypoints.documents import prune_result_document, store_document
 
         name = invocation.name or self.config.backup_name
         result = self.container.resolve(PruneBackups).run(policy=self.config.retention, name=name)
@@ -146,8 +144,7 @@ class Jobs:
     ) -> dict[str, Any]:
         """A restore drill of one backup of set `name`; its metric is emitted either way."""
         from backupnimbus.domain.restore_drill import DEFAULT_SAMPLE, DrillRequest, RestoreDrill
-        from backupnimbus.entrypoints.commands.drill import drill_document
-        from backupnimbus.entrypoints.documents import store_document
+        from backupnimbus.entrypoints.documents import drill_document, store_document
         from backupnimbus.entrypoints.metrics import emit_drill_metric
         from backupnimbus.ports.clock import Clock
 

@@ -1,5 +1,5 @@
-"""What a Lambda invocation asks for (README "Lambda"), structured strictly at the edge by
-cattrs, with every problem reported at once."""
+"""What a Lambda invocation asks for (README "Lambda"), structured strictly at the edge by the
+shared converter (backupnimbus.conversion), with every problem reported at once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import cattrs
 import cattrs.v
 from cattrs.gen import make_dict_structure_fn, override
 
+from backupnimbus.conversion import make_converter
 from backupnimbus.errors import UsageInvalidError
 from backupnimbus.ports.compressor import ALGORITHMS
 
@@ -150,7 +151,7 @@ def _timestamp(value: Any, _: Any) -> datetime | None:
 def _converter() -> cattrs.Converter:
     # Every field has its own hook: cattrs would turn 1 into True and "5" into 5, and an event
     # that says either is a mistake to report, not to guess at.
-    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter = make_converter(forbid_extra_keys=True)
     converter.register_structure_hook(
         Invocation,
         make_dict_structure_fn(

@@ -123,3 +123,30 @@ def test_a_connect_budget_that_is_not_a_positive_number_is_a_problem(value: str)
         load({**GOOD, "MONGO_CONNECT_TIMEOUT_S": value})
 
     assert raised.value.problems == ["MONGO_CONNECT_TIMEOUT_S must be a number of seconds above 0"]
+
+
+def test_every_conversion_problem_is_one_config_error_naming_each_variable(
+    tmp_path: Path,
+) -> None:
+    env = {**GOOD, "STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(tmp_path),
+           "RETENTION_KEEP_DAILY": "abc", "MONGODUMP_OPLOG": "maybe",
+           "NOTIFICATIONS_ENABLED": PLANTED, "MONGO_CONNECT_TIMEOUT_S": "soon",
+           "NOTIFICATION_SENDER_EMAIL": f"{PLANTED}!"}  # fmt: skip
+
+    completed = run_cli(["run"], env)
+
+    assert completed.returncode == 2, completed.stderr
+    document = json.loads(completed.stderr.strip().splitlines()[-1])
+    assert document["error"]["code"] == "CONFIG_ERROR"
+    assert document["error"]["details"]["problems"] == [
+        "NOTIFICATIONS_ENABLED must be true or false",
+        "NOTIFICATION_SENDER_EMAIL is not valid base64-encoded UTF-8 text; "
+        "encode it with: printf %s 'value' | base64 -w0",
+        "MONGO_CONNECT_TIMEOUT_S must be a number of seconds above 0",
+        "MONGODUMP_OPLOG must be one of auto, true, false",
+        "RETENTION_KEEP_DAILY must be a whole number of 0 or more",
+    ]
+    # The variables' names, never the attributes they become.
+    assert "retention" not in document["error"]["message"]
+    assert "mongo_connect_timeout_s" not in document["error"]["message"]
+    assert PLANTED not in completed.stdout + completed.stderr

@@ -34,8 +34,9 @@ from backupnimbus.domain.object_lock import Locking, LockPolicy
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.retention import RetentionPolicy
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
-from backupnimbus.entrypoints.commands.prune import prune_result_document, render
+from backupnimbus.entrypoints.commands.prune import render
 from backupnimbus.entrypoints.config import load_config
+from backupnimbus.entrypoints.documents import prune_result_document
 from backupnimbus.errors import ConfigInvalidError, StorageFailedError
 from backupnimbus.ports.object_lock import COMPLIANCE, GOVERNANCE, Lock
 from tests.conftest import b64, run_cli

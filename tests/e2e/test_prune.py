@@ -18,7 +18,8 @@ from backupnimbus.domain.list_backups import INCOMPLETE, UNREADABLE, ListBackups
 from backupnimbus.domain.models import COMPLETE, PARTIAL, BackupRequest
 from backupnimbus.domain.prune_backups import PruneBackups, PruneResult
 from backupnimbus.domain.retention import RetentionPolicy
-from backupnimbus.entrypoints.commands.prune import prune_result_document, render
+from backupnimbus.entrypoints.commands.prune import render
+from backupnimbus.entrypoints.documents import prune_result_document
 from backupnimbus.errors import BackupNimbusError, StorageFailedError, UsageInvalidError
 from backupnimbus.ports.compressor import GZIP
 from tests.conftest import REGION, b64, run_cli

@@ -4,7 +4,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.restore_drill import DrillResult
     from backupnimbus.entrypoints.bootstrap import Session
 
 
@@ -50,38 +49,6 @@ def drill(args: argparse.Namespace, session: Session) -> dict[str, Any]:
         sample_size=args.sample,
         seed=args.seed,
     )
-
-
-def drill_document(result: DrillResult) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "status": "passed",
-        "key": result.key,
-        "name": result.name,
-        "target_hosts": list(result.target_hosts),
-        "scratch_prefix": result.scratch_prefix,
-        "rto_s": result.rto_s,
-        "mb_per_s": result.mb_per_s,
-        "size": result.size,
-        "phases_s": {
-            "verify": result.verify_s,
-            "restore": result.restore_s,
-            "check": result.check_s,
-        },
-        "sample": {"size": result.sample_size, "seed": result.seed},
-        "collections": {
-            c.namespace: {"documents": c.documents, "indexes": c.indexes, "sampled": c.sampled}
-            for c in result.collections
-        },
-        "documents": sum(c.documents for c in result.collections),
-        "dropped_leftovers": list(result.dropped_leftovers),
-        "scratch_dropped": True,
-    }
-    if result.notification is not None:
-        document["notification"] = {
-            "sent": result.notification.sent,
-            "error": result.notification.error,
-        }
-    return document
 
 
 def render(document: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.list_backups import BackupRecord
     from backupnimbus.entrypoints.bootstrap import Session
 
 
@@ -27,44 +26,11 @@ def register(commands: Any) -> None:
 def list_backups(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.documents import store_document
+    from backupnimbus.entrypoints.documents import list_document
 
     config, container = session.start(require_mongo=False)
     name = selected_set(args, config)
-    records = container.resolve(ListBackups).run(name=name)
-    return {
-        "store": store_document(config),
-        "set": name,
-        "backups": [
-            record_document(record, locks=config.object_lock_mode is not None) for record in records
-        ],
-    }
-
-
-def record_document(record: BackupRecord, *, locks: bool = False) -> dict[str, Any]:
-    """`locks`: Object Lock is in use, so each backup's lock is shown (None: unlocked)."""
-    from backupnimbus.entrypoints.documents import lock_document
-
-    manifest = record.manifest
-    document = {
-        "name": record.name,
-        "timestamp": record.timestamp.isoformat().replace("+00:00", "Z"),
-        "key": record.key,
-        "size": record.size,
-        "sha256": manifest.sha256 if manifest else None,
-        "compressed": record.compressed,
-        "compression": record.compression,
-        "encrypted": record.encrypted,
-        "complete": record.complete,
-        "status": record.state,
-        "problem": record.manifest_problem,
-        "warnings": list(manifest.warnings) if manifest else [],
-        "namespaces": dict(manifest.namespaces) if manifest and manifest.namespaces else None,
-        "format": manifest.format if manifest else None,
-    }
-    if locks:
-        document["lock"] = lock_document(record.lock)
-    return document
+    return list_document(container.resolve(ListBackups).run(name=name), config=config, name=name)
 
 
 _FLAGS = {"gz": "compressed", "age": "encrypted"}

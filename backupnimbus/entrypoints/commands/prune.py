@@ -7,7 +7,6 @@ from backupnimbus.domain.retention import RULES, RetentionPolicy
 from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.prune_backups import PruneResult
     from backupnimbus.entrypoints.bootstrap import Session
 
 
@@ -48,7 +47,7 @@ def keep_count(value: str) -> int:
 def prune(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.prune_backups import PruneBackups
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.documents import store_document
+    from backupnimbus.entrypoints.documents import prune_result_document, store_document
 
     config, container = session.start(require_mongo=False)
     name = selected_set(args, config)
@@ -67,50 +66,6 @@ def policy_from(args: argparse.Namespace, *, default: RetentionPolicy) -> Retent
     if all(value is None for value in given.values()):
         return default
     return RetentionPolicy(**{rule: value or 0 for rule, value in given.items()})
-
-
-def prune_result_document(result: PruneResult) -> dict[str, Any]:
-    """The plan and what became of it. A dry run lists `would_delete`, never `deleted`, so a
-    script reading the document cannot mistake a plan for a deletion."""
-    gone = "would_delete" if result.dry_run else "deleted"
-    document = {
-        "status": "success",
-        "dry_run": result.dry_run,
-        "policy": result.policy.counts(),
-        "kept": [
-            {
-                "key": kept.key,
-                "state": kept.state,
-                "complete": kept.complete,
-                "reasons": list(kept.reasons),
-            }
-            for kept in result.kept
-        ],
-        gone: [
-            {"key": gone.key, "state": gone.state, "reason": gone.reason} for gone in result.deleted
-        ],
-        "unreadable": [{"key": key, "problem": problem} for key, problem in result.unreadable],
-        "counts": {"kept": len(result.kept), gone: len(result.deleted)},
-    }
-    if result.locks_in_use:
-        _add_locks(document, result)
-    return document
-
-
-def _add_locks(document: dict[str, Any], result: PruneResult) -> None:
-    """With Object Lock: each kept backup's lock, the ones kept only for their lock, and the
-    locks extended (`would_extend` on a dry run)."""
-    from backupnimbus.entrypoints.documents import lock_document
-
-    for entry, kept in zip(document["kept"], result.kept, strict=True):
-        entry["lock"] = lock_document(kept.lock)
-    extended = "would_extend" if result.dry_run else "extended"
-    document["locked"] = [kept.key for kept in result.locked]
-    document[extended] = [
-        {"key": item.key, "from": lock_document(item.previous), "to": lock_document(item.lock)}
-        for item in result.extended
-    ]
-    document["counts"].update({"locked": len(result.locked), extended: len(result.extended)})
 
 
 def render(document: dict[str, Any]) -> str:

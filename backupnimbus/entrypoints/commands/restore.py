@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.restore_backup import RestoreResult
     from backupnimbus.entrypoints.bootstrap import Session
 
 _URI_SCHEMES = ("mongodb://", "mongodb+srv://")
@@ -54,6 +53,7 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
         RestoreRequest,
     )
     from backupnimbus.entrypoints.arguments import selected_set
+    from backupnimbus.entrypoints.documents import restore_document as result_document
     from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.errors import UsageInvalidError
     from backupnimbus.ports.archive_restorer import RestoreOptions
@@ -90,34 +90,6 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     if args.file is not None:
         return document
     return {**document, "store": store_document(config)}
-
-
-def result_document(result: RestoreResult) -> dict[str, Any]:
-    counts = list(result.namespaces.values())
-    return {
-        "status": "dry_run" if result.dry_run else "success",
-        "key": result.key,
-        "file": result.file,
-        "target_hosts": list(result.target_hosts),
-        "namespaces": dict(result.namespaces),
-        "documents": None if None in counts else sum(c for c in counts if c is not None),
-        "size": result.size,
-        "sha256": result.sha256,
-        "sha256_verified": result.verified,
-        "dry_run": result.dry_run,
-        **({"existing": list(result.existing)} if result.dry_run else {}),
-        # A partial backup restores what it holds; what its dump left out is not in it.
-        "backup_status": "partial" if result.warnings else "complete",
-        "warnings": list(result.warnings),
-        "oplog_replay": result.oplog_replay,
-        **_oplog_document(result),
-    }
-
-
-def _oplog_document(result: RestoreResult) -> dict[str, Any]:
-    from backupnimbus.entrypoints.commands.verify import oplog_document
-
-    return oplog_document(result.oplog)
 
 
 def _oplog_lines(document: dict[str, Any]) -> list[str]:

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.oplog import OplogWindow
-    from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifyFile
+    from backupnimbus.domain.verify_backup import VerifyFile
     from backupnimbus.entrypoints.bootstrap import Session
 
 
@@ -40,7 +39,7 @@ def verify(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.domain.list_backups import ListBackups, latest_complete
     from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.documents import store_document
+    from backupnimbus.entrypoints.documents import store_document, verified_document
     from backupnimbus.errors import UsageInvalidError
 
     if args.key is None and not args.latest and args.file is None:
@@ -76,22 +75,8 @@ def _locks_document(container: Any, key: str) -> dict[str, Any]:
     }
 
 
-def verified_document(report: VerificationReport) -> dict[str, Any]:
-    """A partial backup is as intact as a complete one, but not a whole backup: it verifies
-    with status "verified-partial", its warnings, and exit code 3 (as its backup run did)."""
-    manifest = report.manifest
-    document = {
-        "status": "verified" if manifest.complete else "verified-partial",
-        "key": report.key,
-        "manifest_sha256": manifest.sha256,
-        **checked_document(report.checked),
-    }
-    if not manifest.complete:
-        document.update(warnings=list(manifest.warnings), exit_code=3)
-    return document
-
-
 def _verify_file(path: Path, use_case: VerifyFile) -> dict[str, Any]:
+    from backupnimbus.entrypoints.documents import checked_document
     from backupnimbus.errors import UsageInvalidError
 
     try:
@@ -101,60 +86,6 @@ def _verify_file(path: Path, use_case: VerifyFile) -> dict[str, Any]:
     with handle:
         checked = use_case.run(stream=handle, label=str(path))
     return {"status": "verified", "file": str(path), **checked_document(checked)}
-
-
-def checked_document(checked: CheckedArchive) -> dict[str, Any]:
-    archive = checked.archive
-    document = {
-        "size": checked.size,
-        "sha256": checked.sha256,
-        "compressed": checked.compression != "none",
-        "compression": checked.compression,
-        "encrypted": checked.encrypted,
-        "format": checked.format,
-    }
-    if archive is None:
-        # Another format than a mongodump archive: its size and sha256 are what was checked.
-        return {**document, "archive": None, "prelude": [], "namespaces": {}}
-    return {
-        **document,
-        "archive": {
-            "bytes": archive.bytes_read,
-            "format_version": archive.header.format_version,
-            "server_version": archive.header.server_version,
-            "tool_version": archive.header.tool_version,
-            "concurrent_collections": archive.header.concurrent_collections,
-        },
-        "prelude": [
-            {"namespace": e.namespace, "type": e.collection_type, "indexes": list(e.indexes)}
-            for e in archive.prelude
-        ],
-        "namespaces": {
-            stats.namespace: {
-                "documents": stats.documents,
-                "bytes": stats.bytes,
-                "crc_ok": stats.crc_ok,
-            }
-            for stats in archive.namespaces
-        },
-        **oplog_document(archive.oplog),
-    }
-
-
-def oplog_document(oplog: OplogWindow | None) -> dict[str, Any]:
-    """The oplog section's window and the time a replay makes the data consistent to; nothing
-    for an archive dumped without --oplog."""
-    if oplog is None:
-        return {}
-    at = oplog.consistent_at
-    return {
-        "oplog": {
-            "entries": oplog.entries,
-            "first_ts": {"t": oplog.first_ts.t, "i": oplog.first_ts.i} if oplog.first_ts else None,
-            "last_ts": {"t": oplog.last_ts.t, "i": oplog.last_ts.i} if oplog.last_ts else None,
-        },
-        "consistent_at": at.isoformat().replace("+00:00", "Z") if at else None,
-    }
 
 
 def render(document: dict[str, Any]) -> str:
