@@ -51,7 +51,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     MONGORESTORE_PATH=/opt/mongo-tools/mongorestore \
     PYTHONUNBUFFERED=1
 # Not root outside Lambda (docker run, Fargate); Lambda runs its own unprivileged user anyway.
-# The process writes only under /tmp (the mongo tools' private config file).
+# The process writes only under /tmp (mongorestore's stderr, in an unlinked temporary file); the
+# tools read their configuration from a pipe, never a file.
 USER 65534:65534
 # Replaces the base image's /lambda-entrypoint.sh: that one would start the bundled emulator when
 # AWS_LAMBDA_RUNTIME_API is unset, whereas this image runs the CLI there.
