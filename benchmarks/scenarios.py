@@ -500,8 +500,8 @@ def verify(rig: Rig, archive: GeneratedArchive) -> Comparison:
 def restore(rig: Rig, archive: GeneratedArchive, *, dry_run: bool) -> Comparison:
     """(f) `backupnimbus restore` from moto against `aws s3 cp s3://... - | mongorestore`.
 
-    With `dry_run`, as the issue specifies: `mongorestore --archive --dryRun` reads only the
-    archive's prelude and exits, so the baseline's `aws s3 cp` dies of a broken pipe after a few
+    With `dry_run`, as the restore target is stated: `mongorestore --archive --dryRun` reads only
+    the archive's prelude and exits, so the baseline's `aws s3 cp` dies of a broken pipe after a few
     megabytes (its exit status is dropped, as in a script without pipefail), while
     BackupNimbus reads the whole archive to check its SHA-256 against the manifest. Without
     `dry_run`, both sides restore everything into SecantusDB (renamed to `restored.*`, dropped
@@ -606,7 +606,7 @@ def median(values: list[float]) -> float:
 
 
 def human(size: int) -> str:
-    """Bytes as the issue counts them: 256 MiB, 2 GiB."""
+    """Bytes in binary units: 256 MiB, 2 GiB."""
     for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= factor:
             value = size / factor

@@ -86,8 +86,9 @@ class FastCompressor:
         threads = self._threads
 
         def work(source: Any, sink: Any) -> None:
-            # The threaded writer compresses 1 MiB blocks on `threads` threads and writes one
-            # gzip member whose blocks are joined with sync flushes: a standard gzip stream.
+            # The threaded writer compresses blocks of _GZIP_BLOCK_BYTES on `threads` threads and
+            # writes one gzip member whose blocks are joined with sync flushes: a standard gzip
+            # stream.
             opened = igzip_threaded.open(  # type: ignore[no-untyped-call]
                 sink, "wb", compresslevel=level, threads=threads, block_size=_GZIP_BLOCK_BYTES
             )

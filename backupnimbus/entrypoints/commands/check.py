@@ -11,9 +11,9 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "check",
         help="validate the configuration and reach every configured service, writing nothing",
-        description="Validates the configuration, then checks the store (HeadBucket, or the "
-        "local directory), Object Lock on the bucket when S3_OBJECT_LOCK_MODE is set (exit 2 "
-        "without it), the SES sender identity when notifications are on, mongodump "
+        description="Validates the configuration, then checks the store (a listing of the "
+        "prefix, or the local directory), Object Lock on the bucket when S3_OBJECT_LOCK_MODE "
+        "is set (exit 2 without it), the SES sender identity when notifications are on, mongodump "
         "--version, and a MongoDB connection that dumps nothing. Exits 1 if any check fails.",
     )
     parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
