@@ -20,6 +20,15 @@ MAX_EVENT_BYTES = 64 * 1024
 ACTIONS = ("backup", "verify", "prune", "drill")
 _MANUAL_KEYS = {"action", "name", "compress", "compression", "timestamp", "key",
                 "random_within_days"}  # fmt: skip
+# What each action reads besides `action` and `name`: a field another action would use is a
+# mistake in the rule that sent it (a prune told to compress, a backup given a key), and an
+# unattended run that silently did something else is worse than one that refused.
+FIELDS_BY_ACTION = {
+    "backup": {"compress", "compression", "timestamp"},
+    "verify": {"key"},
+    "prune": set(),
+    "drill": {"key", "random_within_days"},
+}
 
 
 @attrs.frozen
@@ -61,6 +70,18 @@ def parse_event(event: Any) -> Invocation:
         problems.extend(cattrs.transform_error(exc, path="event", format_exception=_problem))
     if event.get("key") is not None and event.get("random_within_days") is not None:
         problems.append("give key or random_within_days, not both")
+    action = event.get("action", "backup")
+    if action in FIELDS_BY_ACTION:
+        unused = sorted(
+            field
+            for field in _MANUAL_KEYS - {"action", "name"} - FIELDS_BY_ACTION[action]
+            if field in event
+        )
+        if unused:
+            allowed = sorted({"name", *FIELDS_BY_ACTION[action]})
+            problems.append(
+                f"field(s) {unused} not used by the {action} action; it takes {allowed}"
+            )
     if problems or invocation is None:
         raise UsageInvalidError(problems)
     return invocation
