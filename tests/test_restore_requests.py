@@ -405,7 +405,7 @@ def test_a_file_that_is_no_mongodump_archive_says_so_before_the_restorer_starts(
         use_case.run(request=RestoreFromFile(path=PATH))
 
     message = caught.value.message
-    assert message.startswith(f"Nothing was restored: {PATH} is not a mongodump archive")
+    assert message.startswith(f"{PATH} is not a mongodump archive, so nothing was restored")
     assert "other formats are checked in the store, against their manifest" in message
     assert caught.value.details["file"] == PATH
     assert restorer.calls == []

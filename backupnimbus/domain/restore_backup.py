@@ -24,7 +24,12 @@ from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogWindow
 from backupnimbus.domain.plain_archive import plain_archive
 from backupnimbus.domain.read_manifest import read_manifest
-from backupnimbus.domain.verify_backup import NOT_MONGODUMP, NoLocalFiles, check_stream
+from backupnimbus.domain.verify_backup import (
+    NOT_MONGODUMP,
+    NoLocalFiles,
+    check_stream,
+    not_mongodump,
+)
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -223,8 +228,9 @@ class RestoreBackup:
                 )
             except VerificationFailedError as damaged:
                 if damaged.details.get("reason") == NOT_MONGODUMP:
-                    raise VerificationFailedError(
-                        f"Nothing was restored: {damaged.message}", details=damaged.details
+                    first_bytes = damaged.details["first_bytes"]
+                    raise not_mongodump(
+                        path, first_bytes=first_bytes, outcome=", so nothing was restored"
                     ) from damaged
                 raise VerificationFailedError(
                     f"{path} is not an intact archive, so nothing was restored: {damaged.message}",

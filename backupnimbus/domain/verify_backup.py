@@ -58,6 +58,22 @@ NOT_MONGODUMP = "not a mongodump archive"
 damaged one)."""
 
 
+def not_mongodump(label: str, *, first_bytes: str, outcome: str = "") -> VerificationFailedError:
+    """The failure of a local file that starts as no form of a mongodump archive does.
+
+    Args:
+        first_bytes: its first bytes, in hex.
+        outcome: what that meant, e.g. ", so nothing was restored".
+    """
+    return VerificationFailedError(
+        f"{label} is not a mongodump archive{outcome}: it starts with {first_bytes}, neither an "
+        "archive's magic number (6d e2 99 81) nor gzip's, zstd's or age's. A local file is read "
+        "only as a mongodump archive; backups of other formats are checked in the store, "
+        "against their manifest (verify KEY)",
+        details={"file": label, "reason": NOT_MONGODUMP, "first_bytes": first_bytes},
+    )
+
+
 def check_stream(
     *,
     stream: Readable,
@@ -79,14 +95,7 @@ def check_stream(
     encrypted = head == AGE_MAGIC
     # Shorter than any magic number: the walk calls it truncated, which it may well be.
     if not encrypted and len(head) >= len(MAGIC) and sniff_compression(head) is None:
-        first = head[:8].hex()
-        raise VerificationFailedError(
-            f"{label} is not a mongodump archive: it starts with {first}, neither "
-            "an archive's magic number (6d e2 99 81) nor gzip's, zstd's or age's. A local file "
-            "is read only as a mongodump archive; backups of other formats are checked in the "
-            "store, against their manifest (verify KEY)",
-            details={"file": label, "reason": NOT_MONGODUMP, "first_bytes": first},
-        )
+        raise not_mongodump(label, first_bytes=head[:8].hex())
     found, error = _walk(
         _Replaying(head, digesting),
         cipher=(cipher or NoEncryption()) if encrypted else None,
@@ -202,19 +211,18 @@ class VerifyBackup:
                     stream=stream, compressor=self.compressor, cipher=self.cipher, label=path
                 )
             except VerificationFailedError as failure:
-                if (failure.details.get("reason") != NOT_MONGODUMP
-                        or self.formats.active == MONGODUMP_ARCHIVE):  # fmt: skip
+                other = self.formats.active != MONGODUMP_ARCHIVE
+                if not other or failure.details.get("reason") != NOT_MONGODUMP:
                     raise
+                formats = self.formats
                 raise UsageInvalidError(
-                    [
-                        f"--file {path}: not a mongodump archive, the one format a local file is "
-                        "checked as. The configured dump backend "
-                        f"(DUMP_BACKEND={self.formats.active_backend}) writes {self.formats.active} "
-                        "backups, which have no structure to walk: only their manifest's size and "
-                        "sha256 vouch for them, and a local file has no manifest. Check the stored "
-                        "backup instead: verify KEY or --latest"
-                    ]
-                ) from None
+                    [f"--file {path}: not a mongodump archive, the one format a local file is "
+                     f"checked as. The configured dump backend (DUMP_BACKEND="
+                     f"{formats.active_backend}) writes {formats.active} backups, which have no "
+                     "structure to walk: only their manifest's size and sha256 vouch for them, "
+                     "and a local file has no manifest. Check the stored backup instead: verify "
+                     "KEY or --latest"]
+                ) from None  # fmt: skip
         return VerifiedFile(file=path, checked=checked)
 
     def _verify_stored(self, key: str, *, name: str | None) -> VerificationReport:
