@@ -27,7 +27,10 @@ def register(commands: Any) -> None:
         "--file", metavar="PATH", help="a local mongodump archive (gzipped, age-encrypted, or not)"
     )
     add_set_selection(parser, what="with --latest: pick from")
-    parser.add_argument("--target-uri", metavar="URI", help="default: RESTORE_TARGET_URI")
+    parser.add_argument(
+        "--target-uri", metavar="URI",
+        help="default: RESTORE_TARGET_URI (mongodump only: a plugin's DUMP_BACKEND refuses it)",
+    )  # fmt: skip
     parser.add_argument(
         "--ns-include", action="append", default=[], metavar="PAT",
         help="restore only namespaces matching PAT (repeatable), e.g. 'shop.*'",
