@@ -17,13 +17,19 @@ from typing import TypeAlias, assert_never
 import attrs
 
 from backupnimbus.domain.archive import AGE_MAGIC
+from backupnimbus.domain.archive_formats import ArchiveFormats
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogWindow
 from backupnimbus.domain.plain_archive import plain_archive
 from backupnimbus.domain.read_manifest import read_manifest
-from backupnimbus.domain.verify_backup import check_stream
+from backupnimbus.domain.verify_backup import (
+    NOT_MONGODUMP,
+    NoLocalFiles,
+    check_stream,
+    not_mongodump,
+)
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -35,6 +41,7 @@ from backupnimbus.errors import (
 from backupnimbus.ports.archive_restorer import ArchiveRestorer, RestoreOptions, RestoreReport
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import StreamCompressor
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 from backupnimbus.ports.local_files import LocalFiles
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
@@ -107,13 +114,6 @@ class RestoreResult:
     """The backup's oplog section as its manifest records it; None without one (or a file)."""
 
 
-class NoLocalFiles:
-    """LocalFiles for a restore that reads only from the store (a drill's)."""
-
-    def open_read(self, path: str) -> contextlib.AbstractContextManager[Readable]:
-        raise UsageInvalidError([f"{path}: this restore reads backups from the store only"])
-
-
 @attrs.frozen
 class RestoreBackup:
     """Streams a backup into a target database: from the store, checking its sha256 against
@@ -128,11 +128,16 @@ class RestoreBackup:
     """Decrypts encrypted backups on their way to the restorer."""
     files: LocalFiles = attrs.field(factory=NoLocalFiles)
     """Opens the archive of a `RestoreFromFile`."""
+    formats: ArchiveFormats = attrs.field(factory=ArchiveFormats)
+    """The format `restorer` reads: a backup of another is refused before it starts."""
 
     def run(self, *, request: RestoreRequest) -> RestoreResult:
         """Raises:
         UsageInvalidError: the options contradict each other, the oplog replay asked for
-            has no oplog to replay, or the local file cannot be opened.
+            has no oplog to replay, or the local file cannot be opened, or is to be restored
+            while the configured dump backend restores another format than mongodump archives.
+        ConfigInvalidError: the backup is of another format than the configured dump
+            backend's (the message says which DUMP_BACKEND restores it).
         BackupNotFoundError: no archive at the key, or no complete backup of the set.
         VerificationFailedError: the manifest is missing or unusable; the bytes differ
             from it (sha256, encryption); the local file is not an intact archive; the
@@ -143,15 +148,18 @@ class RestoreBackup:
         _check(request.options)
         match request:
             case RestoreFromFile(path=path):
+                self._refuse_file_of_other_format(path)
                 return self._restore_file(path, request.options)
             case RestoreLatest(name=name):
                 record = latest_complete(self.backups.run(name=name), name=name)
                 assert record.manifest is not None, "latest_complete returns complete backups"
+                self.formats.refuse_other(record.manifest.format, key=record.key)
                 return self._restore_stored(record.key, record.manifest, request.options)
             case RestoreFromKey(key=key):
                 if not self.store.exists(key=key):
                     raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
                 manifest = read_manifest(self.store, key=key)
+                self.formats.refuse_other(manifest.format, key=key)
                 return self._restore_stored(key, manifest, request.options)
             case _:
                 assert_never(request)
@@ -190,6 +198,19 @@ class RestoreBackup:
             )
             return self._restore(options, reader, manifest=None, label=path, file=path)
 
+    def _refuse_file_of_other_format(self, path: str) -> None:
+        """A local file is restored only as a mongodump archive, which its own structure and
+        CRCs vouch for; another backend's restorer reads a format only a manifest vouches for."""
+        if self.formats.active == MONGODUMP_ARCHIVE:
+            return
+        raise UsageInvalidError(
+            [f"--file {path}: a local file is restored only as a mongodump archive, checked "
+             "whole first by its structure and CRCs, but the configured dump backend "
+             f"(DUMP_BACKEND={self.formats.active_backend}) restores {self.formats.active} "
+             "backups, which only their manifest's size and sha256 vouch for, and a local file "
+             "has no manifest. Restore the stored backup instead: restore KEY or --latest"]
+        )  # fmt: skip
+
     def _check_file(self, path: str) -> str:
         """mongorestore writes documents as they arrive, and finds damage only where it is: a
         local file has no manifest to vouch for it, so it is checked whole (structure and
@@ -206,6 +227,11 @@ class RestoreBackup:
                     label=path,
                 )
             except VerificationFailedError as damaged:
+                if damaged.details.get("reason") == NOT_MONGODUMP:
+                    first_bytes = damaged.details["first_bytes"]
+                    raise not_mongodump(
+                        path, first_bytes=first_bytes, outcome=", so nothing was restored"
+                    ) from damaged
                 raise VerificationFailedError(
                     f"{path} is not an intact archive, so nothing was restored: {damaged.message}",
                     details={**damaged.details, "file": path},

@@ -22,7 +22,7 @@ from backupnimbus.domain.list_backups import BackupRecord, ListBackups, latest_c
 from backupnimbus.domain.models import Manifest, NotificationOutcome
 from backupnimbus.domain.read_manifest import read_manifest
 from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromKey
-from backupnimbus.domain.verify_backup import VerifyBackup
+from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFromKey
 from backupnimbus.errors import (
     BackupNimbusError,
     BackupNotFoundError,
@@ -171,7 +171,7 @@ class RestoreDrill:
         try:
             self._in_time(request, key, "verifying")
             timed = self._timed_store(request, key)
-            report = attrs.evolve(self.verify, store=timed).run(key=key)
+            report = attrs.evolve(self.verify, store=timed).run(request=VerifyFromKey(key=key))
             verified = self.clock.now()
             sample = DocumentSample(size=request.sample_size, seed=seed)
             sampler = SamplingRestorer(inner=self.restore.restorer, sample=sample)

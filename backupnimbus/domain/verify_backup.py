@@ -2,20 +2,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypeAlias, assert_never, overload
 
 import attrs
 
-from backupnimbus.domain.archive import AGE_MAGIC, ArchiveSummary, read_archive
+from backupnimbus.domain.archive import AGE_MAGIC, MAGIC, ArchiveSummary, read_archive
+from backupnimbus.domain.archive_formats import ArchiveFormats
+from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.plain_archive import PeekingReader, plain_archive, sniff_compression
 from backupnimbus.domain.read_manifest import backup_set_of, read_manifest
 from backupnimbus.domain.streams import DigestingReader
-from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
+from backupnimbus.errors import BackupNotFoundError, UsageInvalidError, VerificationFailedError
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import NONE, StreamCompressor
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
+from backupnimbus.ports.local_files import LocalFiles
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,27 @@ class VerificationReport:
     checked: CheckedArchive
 
 
+NOT_MONGODUMP = "not a mongodump archive"
+"""The `reason` of a local file's failure that is no mongodump archive at all (as opposed to a
+damaged one)."""
+
+
+def not_mongodump(label: str, *, first_bytes: str, outcome: str = "") -> VerificationFailedError:
+    """The failure of a local file that starts as no form of a mongodump archive does.
+
+    Args:
+        first_bytes: its first bytes, in hex.
+        outcome: what that meant, e.g. ", so nothing was restored".
+    """
+    return VerificationFailedError(
+        f"{label} is not a mongodump archive{outcome}: it starts with {first_bytes}, neither an "
+        "archive's magic number (6d e2 99 81) nor gzip's, zstd's or age's. A local file is read "
+        "only as a mongodump archive; backups of other formats are checked in the store, "
+        "against their manifest (verify KEY)",
+        details={"file": label, "reason": NOT_MONGODUMP, "first_bytes": first_bytes},
+    )
+
+
 def check_stream(
     *,
     stream: Readable,
@@ -62,12 +86,16 @@ def check_stream(
 
     Raises:
         VerificationFailedError: the archive is not intact (see `read_archive`), or cannot be
-            decrypted.
+            decrypted; with `reason` NOT_MONGODUMP when it starts as no form of a mongodump
+            archive does (plain, gzip, zstd or age-encrypted).
         ConfigInvalidError: it is encrypted and `cipher` has no identity.
     """
     digesting = DigestingReader(stream)
     head = _read_up_to(digesting, len(AGE_MAGIC))
     encrypted = head == AGE_MAGIC
+    # Shorter than any magic number: the walk calls it truncated, which it may well be.
+    if not encrypted and len(head) >= len(MAGIC) and sniff_compression(head) is None:
+        raise not_mongodump(label, first_bytes=head[:8].hex())
     found, error = _walk(
         _Replaying(head, digesting),
         cipher=(cipher or NoEncryption()) if encrypted else None,
@@ -89,40 +117,117 @@ def check_stream(
 
 
 @attrs.frozen
-class VerifyFile:
-    """Checks an archive outside the store, which has no manifest: its format and CRCs, after
-    decryption when it is age-encrypted."""
+class VerifyFromKey:
+    """The backup whose archive is at `key` in the store."""
 
-    compressor: StreamCompressor
-    cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
+    key: str
+    name: str | None = None
+    """A check, not a choice: the backup must be one of this set, by its key and its manifest."""
 
-    def run(self, *, stream: Readable, label: str) -> CheckedArchive:
-        """Raises: as `check_stream`."""
-        return check_stream(
-            stream=stream, compressor=self.compressor, cipher=self.cipher, label=label
-        )
+
+@attrs.frozen
+class VerifyLatest:
+    """The newest complete backup of a set."""
+
+    name: str | None = None
+    """The backup set; None: the newest of every set (`--all-sets`)."""
+
+
+@attrs.frozen
+class VerifyFromFile:
+    """An archive in a local file, outside the store, which has no manifest: its format and
+    CRCs are checked, after decryption when it is age-encrypted."""
+
+    path: str
+
+
+VerifyRequest: TypeAlias = VerifyFromKey | VerifyLatest | VerifyFromFile
+"""Which archive to check."""
+
+
+@attrs.frozen
+class VerifiedFile:
+    file: str
+    checked: CheckedArchive
+
+
+class NoLocalFiles:
+    """LocalFiles for a use case that reads only from the store (a drill's)."""
+
+    def open_read(self, path: str) -> contextlib.AbstractContextManager[Readable]:
+        raise UsageInvalidError([f"{path}: backups are read from the store only here"])
 
 
 @attrs.frozen
 class VerifyBackup:
-    """Checks a stored backup against its manifest and the archive format, in one download."""
+    """Checks a stored backup against its manifest and the archive format, in one download; or
+    a local file against the archive format."""
 
     store: ObjectStore
+    backups: ListBackups
     compressor: StreamCompressor
     """Decompresses the archive for its walk; the sha256 is of the stored bytes."""
     cipher: ArchiveCipher = attrs.field(factory=NoEncryption)
     """Decrypts encrypted backups; their sha256 is checked on the stored, encrypted bytes."""
+    files: LocalFiles = attrs.field(factory=NoLocalFiles)
+    """Opens the archive of a `VerifyFromFile`."""
+    formats: ArchiveFormats = attrs.field(factory=ArchiveFormats)
+    """The configured dump backend's format, to word what a local file of another is told."""
 
-    def run(self, *, key: str, name: str | None = None) -> VerificationReport:
+    @overload
+    def run(self, *, request: VerifyFromFile) -> VerifiedFile: ...
+    @overload
+    def run(self, *, request: VerifyFromKey | VerifyLatest) -> VerificationReport: ...
+    @overload
+    def run(self, *, request: VerifyRequest) -> VerificationReport | VerifiedFile: ...
+
+    def run(self, *, request: VerifyRequest) -> VerificationReport | VerifiedFile:
         """Checks a partial backup as thoroughly as a complete one: the report's manifest says
-        which it is. With `name`, the backup must also be one of that set, by its key and its
-        manifest: a key of another set is not what was asked for.
+        which it is.
 
-        Raises: BackupNotFoundError for no archive at `key`; ManifestUnusableError (a
-        VerificationFailedError) when its manifest is missing, unreadable or describes another
-        archive; VerificationFailedError when the stored bytes, the namespaces or their counts
-        differ from the manifest, the archive cannot be decrypted, or it is bad;
-        ConfigInvalidError when it is encrypted and no identity is configured."""
+        Raises: BackupNotFoundError for no archive at the key, or no complete backup of the
+        set; ManifestUnusableError (a VerificationFailedError) when its manifest is missing,
+        unreadable or describes another archive; VerificationFailedError when the stored bytes,
+        the namespaces or their counts differ from the manifest, the archive (or the file)
+        cannot be decrypted, or it is bad, or a key is not of the set named; ConfigInvalidError
+        when it is encrypted and no identity is configured; UsageInvalidError when the file
+        cannot be opened, or is no mongodump archive while the configured dump backend writes
+        another format (which only a manifest can vouch for)."""
+        match request:
+            case VerifyFromFile(path=path):
+                return self._verify_file(path)
+            case VerifyLatest(name=name):
+                key = latest_complete(self.backups.run(name=name), name=name).key
+                return self._verify_stored(key, name=name)
+            case VerifyFromKey(key=key, name=name):
+                return self._verify_stored(key, name=name)
+            case _:
+                assert_never(request)
+
+    def _verify_file(self, path: str) -> VerifiedFile:
+        with self.files.open_read(path) as stream:
+            try:
+                checked = check_stream(
+                    stream=stream, compressor=self.compressor, cipher=self.cipher, label=path
+                )
+            except VerificationFailedError as failure:
+                other = self.formats.active != MONGODUMP_ARCHIVE
+                if not other or failure.details.get("reason") != NOT_MONGODUMP:
+                    raise
+                formats = self.formats
+                raise UsageInvalidError(
+                    [f"--file {path}: not a mongodump archive, the one format a local file is "
+                     f"checked as. The configured dump backend (DUMP_BACKEND="
+                     f"{formats.active_backend}) writes {formats.active} backups, which have no "
+                     "structure to walk: only their manifest's size and sha256 vouch for them, "
+                     "and a local file has no manifest. Check the stored backup instead: verify "
+                     "KEY or --latest"]
+                ) from None  # fmt: skip
+        return VerifiedFile(file=path, checked=checked)
+
+    def _verify_stored(self, key: str, *, name: str | None) -> VerificationReport:
+        """With `name`, the backup must also be one of that set, by its key and its manifest:
+        a key of another set is not what was asked for."""
         if not self.store.exists(key=key):
             raise BackupNotFoundError(f"No backup at {key}", details={"key": key})
         owner = backup_set_of(key)

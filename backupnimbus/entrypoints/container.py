@@ -14,6 +14,7 @@ from backupnimbus import __version__
 from backupnimbus.adapters.clock import SystemClock
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.adapters.retrying import RetryPolicy
+from backupnimbus.domain.archive_formats import ArchiveFormats
 from backupnimbus.domain.backup_job import BackupJob
 from backupnimbus.domain.check_setup import CheckSetup
 from backupnimbus.domain.list_backups import ListBackups
@@ -26,7 +27,7 @@ from backupnimbus.domain.restore_backup import RestoreBackup
 from backupnimbus.domain.restore_drill import RestoreDrill
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.send_message import SendMessage
-from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
+from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.entrypoints.config import Config, load_config
 from backupnimbus.entrypoints.plugins import (
     MONGODUMP,
@@ -193,6 +194,7 @@ def bootstrap(
     container.register(StreamCompressor, factory=_compressor, scope=punq.Scope.singleton)
     _singleton(container, ArchiveRestorer, lambda: _restorer(config, registry, redactor))
     container.register(LocalFiles, factory=_local_files)
+    _singleton(container, ArchiveFormats, lambda: _archive_formats(config, registry))
     _singleton(container, ScratchTarget, _scratch_target, config=config, redactor=redactor)
     container.register(BackupSettings, factory=lambda: BackupSettings(
         prefix=config.backup_prefix,
@@ -216,7 +218,6 @@ def bootstrap(
     container.register(BackupJob, retention=config.retention)
     container.register(SendMessage)
     container.register(VerifyBackup)
-    container.register(VerifyFile)
     container.register(RestoreBackup)
     container.register(RestoreDrill, factory=lambda: _no_drill(config) or container.instantiate(
         RestoreDrill,
@@ -340,6 +341,15 @@ def _dump_runner(
 def _archive_format(config: Config, registry: PluginRegistry) -> str:
     backend = _select_dump(config, registry)
     return MONGODUMP_ARCHIVE if backend is None else backend.archive_format
+
+
+def _archive_formats(config: Config, registry: PluginRegistry) -> ArchiveFormats:
+    """The configured backend's format, and which installed backend restores each format."""
+    written_by = {b.archive_format: b.name for b in registry.dump_backends.values()}
+    return ArchiveFormats(
+        active=_archive_format(config, registry),
+        backends={**written_by, MONGODUMP_ARCHIVE: MONGODUMP},
+    )
 
 
 def _restorer(config: Config, registry: PluginRegistry, redactor: Redactor) -> ArchiveRestorer:

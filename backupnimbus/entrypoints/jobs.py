@@ -111,16 +111,15 @@ class Jobs:
         return document
 
     def verify(self, invocation: Invocation) -> dict[str, Any]:
-        from backupnimbus.domain.list_backups import ListBackups, latest_complete
-        from backupnimbus.domain.verify_backup import VerifyBackup
+        from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFromKey, VerifyLatest
         from backupnimbus.entrypoints.documents import store_document, verified_document
 
-        key = invocation.key
-        if key is None:
-            name = invocation.name or self.config.backup_name
-            records = self.container.resolve(ListBackups).run(name=name)
-            key = latest_complete(records, name=name).key
-        report = self.container.resolve(VerifyBackup).run(key=key, name=invocation.name)
+        request: VerifyFromKey | VerifyLatest = (
+            VerifyLatest(name=invocation.name or self.config.backup_name)
+            if invocation.key is None
+            else VerifyFromKey(key=invocation.key, name=invocation.name)
+        )
+        report = self.container.resolve(VerifyBackup).run(request=request)
         return {**verified_document(report), "store": store_document(self.config)}
 
     def prune(self, invocation: Invocation) -> dict[str, Any]:

@@ -71,7 +71,8 @@ def parse_event(event: Any) -> Invocation:
     if event.get("key") is not None and event.get("random_within_days") is not None:
         problems.append("give key or random_within_days, not both")
     action = event.get("action", "backup")
-    if action in FIELDS_BY_ACTION:
+    # A wrong action is reported by its own hook; only a known one has fields to check.
+    if isinstance(action, str) and action in FIELDS_BY_ACTION:
         unused = sorted(
             field
             for field in _MANUAL_KEYS - {"action", "name"} - FIELDS_BY_ACTION[action]

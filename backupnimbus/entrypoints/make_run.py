@@ -34,7 +34,7 @@ def _demo() -> int:
 
     from backupnimbus.domain.models import BackupRequest
     from backupnimbus.domain.run_backup import RunBackup
-    from backupnimbus.domain.verify_backup import VerifyBackup
+    from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFromKey
     from backupnimbus.entrypoints.container import (
         bootstrap,
         config_from_environment,
@@ -65,7 +65,9 @@ def _demo() -> int:
                 result = app.resolve(RunBackup).run(
                     request=BackupRequest(name="demo", compression=config.backup_compression)
                 )
-                report = app.resolve(VerifyBackup).run(key=result.manifest.key)
+                report = app.resolve(VerifyBackup).run(
+                    request=VerifyFromKey(key=result.manifest.key)
+                )
             finally:
                 app.close()
         except BackupNimbusError as error:

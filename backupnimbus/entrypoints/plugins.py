@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from backupnimbus.domain.archive_formats import MONGODUMP as MONGODUMP
 from backupnimbus.errors import ConfigInvalidError
 
 GROUP = "backupnimbus.plugins"
@@ -46,9 +47,6 @@ BackendFactory = Callable[[Any], Any]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-MONGODUMP = "mongodump"
-"""The built-in dump backend's name (DUMP_BACKEND unset means it)."""
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ from backupnimbus.ports.object_store import Readable
 
 
 class LocalFiles(Protocol):
-    """Archives on the local file system, outside any store (`restore --file`)."""
+    """Archives on the local file system, outside any store (`verify --file`, `restore --file`)."""
 
     def open_read(self, path: str) -> AbstractContextManager[Readable]:
         """Opens the file at `path` for reading from its start; each call opens it anew.

@@ -263,7 +263,7 @@ CASES = [
     cli_case(
         "cli-verify-missing-file",
         ["verify", "--file", "/nonexistent/a.archive"],
-        "--file /nonexistent/a.archive",
+        "/nonexistent/a.archive: cannot read it (No such file or directory)",
     ),
     cli_case("cli-restore-no-source", ["restore"], "one of the arguments"),
     cli_case(
@@ -320,7 +320,7 @@ CASES = [
         "verify-random-bytes",
         "verify",
         corrupt("mongo-tools/bsondump__random_bytes.bson", lambda d: d),
-        "Invalid archive",
+        "is not a mongodump archive",
     ),
     # Corrupt archives: restore --file must check first, and write nothing
     file_case(

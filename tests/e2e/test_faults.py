@@ -26,7 +26,8 @@ from botocore.config import Config as BotoConfig
 from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.s3 import S3ObjectStore
 from backupnimbus.adapters.s3_parts import PartSizer
-from backupnimbus.domain.verify_backup import VerifyBackup
+from backupnimbus.domain.list_backups import ListBackups
+from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFromKey
 from backupnimbus.entrypoints.arguments import iso_timestamp
 from backupnimbus.entrypoints.container import bootstrap, config_from_environment
 from backupnimbus.entrypoints.jobs import Jobs
@@ -67,9 +68,13 @@ def key_of(name: str, at: str = AT, *, compressed: bool = False) -> str:
 
 
 def verify(s3: Any, bucket: str, key: str) -> Any:
-    return VerifyBackup(
-        compressor=FastCompressor(), store=S3ObjectStore(client=s3, bucket=bucket, retry=NO_WAIT)
-    ).run(key=key)
+    store = S3ObjectStore(client=s3, bucket=bucket, retry=NO_WAIT)
+    return _verify_backup(store).run(request=VerifyFromKey(key=key))
+
+
+def _verify_backup(store: Any) -> VerifyBackup:
+    backups = ListBackups(store=store, prefix="backups/")
+    return VerifyBackup(compressor=FastCompressor(), store=store, backups=backups)
 
 
 def stored_loss(s3: Any, bucket: str, result: Mapping[str, Any]) -> int:
@@ -356,8 +361,8 @@ def test_truncated_downloads_are_resumed_by_verify(
     rules = faults.set_rules([Rule("GetObject", (Action.TRUNCATE,), calls=frozenset({1, 2}))])
     caplog.set_level(logging.WARNING, logger="backupnimbus")
 
-    report = VerifyBackup(compressor=FastCompressor(), store=proxied_store(faults, bucket)).run(
-        key=result["key"]
+    report = _verify_backup(proxied_store(faults, bucket)).run(
+        request=VerifyFromKey(key=result["key"])
     )
 
     assert rules[0].total == 2

@@ -14,9 +14,10 @@ from pymongo import MongoClient
 from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.memory import InMemoryObjectStore
 from backupnimbus.domain.keys import archive_key, manifest_key
+from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.manifest_codec import encode_manifest
 from backupnimbus.domain.models import Manifest, SourceInfo
-from backupnimbus.domain.verify_backup import VerifyBackup
+from backupnimbus.domain.verify_backup import VerificationReport, VerifyBackup, VerifyFromKey
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from backupnimbus.ports.compressor import GZIP
 from tests.conftest import b64, run_cli
@@ -48,11 +49,17 @@ def stored(
     return store, key
 
 
+def verify(store: InMemoryObjectStore, key: str) -> VerificationReport:
+    backups = ListBackups(store=store, prefix="backups/")
+    use_case = VerifyBackup(compressor=FastCompressor(), store=store, backups=backups)
+    return use_case.run(request=VerifyFromKey(key=key))
+
+
 def test_intact_backup_is_verified_with_its_counts() -> None:
     data = MULTI_DB_GZ.read_bytes()
     store, key = stored(data, namespaces=MULTI_DB_COUNTS)
 
-    report = VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+    report = verify(store, key)
 
     assert report.checked.sha256 == hashlib.sha256(data).hexdigest()
     assert report.checked.size == len(data)
@@ -65,16 +72,14 @@ def test_backup_without_manifest_is_incomplete() -> None:
     store.delete(key=manifest_key(key))
 
     with pytest.raises(VerificationFailedError, match="incomplete") as caught:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
     assert caught.value.details["reason"] == "incomplete"
 
 
 def test_missing_backup_is_not_found() -> None:
     with pytest.raises(BackupNotFoundError):
-        VerifyBackup(compressor=FastCompressor(), store=InMemoryObjectStore()).run(
-            key="backups/x/2025/04/07/x.archive.gz"
-        )
+        verify(InMemoryObjectStore(), "backups/x/2025/04/07/x.archive.gz")
 
 
 def test_an_encrypted_backup_without_an_identity_fails_verification() -> None:
@@ -90,7 +95,7 @@ def test_an_encrypted_backup_without_an_identity_fails_verification() -> None:
     store.put_bytes(key=manifest_key(key), data=encode_manifest(manifest))
 
     with pytest.raises(VerificationFailedError, match="AGE_IDENTITY_FILE"):
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
 
 def test_changed_bytes_report_both_the_sha256_and_the_archive_damage() -> None:
@@ -100,7 +105,7 @@ def test_changed_bytes_report_both_the_sha256_and_the_archive_damage() -> None:
     store, key = stored(bytes(data), manifest_sha=original_sha)
 
     with pytest.raises(VerificationFailedError, match="sha256 mismatch") as caught:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
     details = caught.value.details
     assert details["expected"]["sha256"] == original_sha
@@ -112,7 +117,7 @@ def test_a_broken_archive_fails_even_when_its_manifest_matches() -> None:
     store, key = stored(MULTI_DB.read_bytes()[:-100])
 
     with pytest.raises(VerificationFailedError, match="truncated") as caught:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
     assert caught.value.details["problems"] == []
     assert caught.value.details["archive"]["reason"].startswith("truncated")
@@ -122,7 +127,7 @@ def test_counts_that_differ_from_the_manifest_fail() -> None:
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces={**MULTI_DB_COUNTS, "shop.users": 7})
 
     with pytest.raises(VerificationFailedError, match=r"shop\.users: 200 documents in the archive"):
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
 
 # -- the CLI, end to end -------------------------------------------------------------------
@@ -333,7 +338,7 @@ def test_list_verify_and_restore_say_the_same_about_an_unusable_manifest(broken:
 
     [record] = backups.run()
     with pytest.raises(VerificationFailedError) as verified:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
     with pytest.raises(VerificationFailedError) as restored:
         RestoreBackup(compressor=FastCompressor(), store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
             request=RestoreFromKey(key=key)
@@ -359,7 +364,7 @@ def test_a_missing_manifest_has_one_wording_in_verify_and_restore() -> None:
     backups = ListBackups(store=store, prefix="backups/")
 
     with pytest.raises(VerificationFailedError) as verified:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
     with pytest.raises(VerificationFailedError) as restored:
         RestoreBackup(compressor=FastCompressor(), store=store, backups=backups, restorer=None).run(  # type: ignore[arg-type]
             request=RestoreFromKey(key=key)
@@ -375,7 +380,7 @@ def test_a_manifest_namespace_missing_from_the_archive_fails() -> None:
     )
 
     with pytest.raises(VerificationFailedError, match=r"shop\.refunds: in the manifest") as caught:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
     assert caught.value.details["namespaces"] == [
         {"namespace": "shop.refunds", "manifest": 12, "archive": None,
@@ -388,7 +393,7 @@ def test_an_archive_namespace_missing_from_the_manifest_fails() -> None:
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=listed)
 
     with pytest.raises(VerificationFailedError, match="not in the manifest") as caught:
-        VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+        verify(store, key)
 
     assert [p["namespace"] for p in caught.value.details["namespaces"]] == ["analytics.events_2025"]
     assert caught.value.details["namespaces"][0]["archive"] == 300
@@ -397,7 +402,7 @@ def test_an_archive_namespace_missing_from_the_manifest_fails() -> None:
 def test_a_manifest_without_namespaces_relies_on_the_archive_walk() -> None:
     store, key = stored(MULTI_DB_GZ.read_bytes(), namespaces=None)
 
-    report = VerifyBackup(compressor=FastCompressor(), store=store).run(key=key)
+    report = verify(store, key)
 
     assert report.checked.archive.counts == MULTI_DB_COUNTS
 

@@ -201,3 +201,135 @@ def test_plugins_command_lists_the_dump_backend_and_its_format(sqlite_plugin: Pa
     assert plugin["dump_backends"] == [{"name": "sqlite", "format": FORMAT, "restores": True}]
     assert "  dump backends: sqlite (sqlite3-database)" in text.stdout
     assert "dump mongodump" in text.stdout
+
+
+# -- a backup, a file or an option that does not fit the configured dump backend ---------------
+
+
+def _local_env(tmp_path: Path, sqlite_plugin: Path) -> dict[str, str]:
+    (tmp_path / "store").mkdir(exist_ok=True)
+    return {"PYTHONPATH": str(sqlite_plugin), "STORAGE_BACKEND": "local",
+            "LOCAL_BACKUP_DIR": str(tmp_path / "store"), "BACKUP_NAME": "shop",
+            "SQLITE_PATH": str(tmp_path / "shop.sqlite3"),
+            "SQLITE_RESTORE_PATH": str(tmp_path / "restored.sqlite3")}  # fmt: skip
+
+
+def _error(completed: Any) -> dict[str, Any]:
+    assert "Traceback" not in completed.stderr, completed.stderr
+    error: dict[str, Any] = json.loads(completed.stdout)["error"]
+    return error
+
+
+def test_a_sqlite_backup_is_refused_by_the_mongodump_restorer_before_it_starts(
+    tmp_path: Path, sqlite_plugin: Path
+) -> None:
+    _shop(tmp_path / "shop.sqlite3", orders=3)
+    env = _local_env(tmp_path, sqlite_plugin)
+    backup = run_cli(["run", "--json"], {**env, "DUMP_BACKEND": "sqlite"})
+    assert backup.returncode == 0, backup.stderr
+    key = json.loads(backup.stdout)["key"]
+    # DUMP_BACKEND unset: mongodump's restorer, pointed at a server that is not there.
+    mongodump_env = {**env, "RESTORE_TARGET_URI": b64("mongodb://127.0.0.1:9/?connectTimeoutMS=1")}
+
+    refused = run_cli(["restore", "--json", key], mongodump_env)
+    latest = run_cli(["restore", "--json", "--latest"], mongodump_env)
+    verified = run_cli(["verify", "--json", key], mongodump_env)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    error = _error(refused)
+    assert error["code"] == "CONFIG_ERROR"
+    assert f"{key} is a {FORMAT} backup" in error["message"]
+    assert "restores mongodump-archive archives" in error["message"]
+    assert "set DUMP_BACKEND=sqlite to restore it" in error["message"]
+    assert "mongorestore" not in refused.stdout + refused.stderr
+    assert latest.returncode == 2
+    assert "set DUMP_BACKEND=sqlite" in _error(latest)["message"]
+    # verify checks any format by its manifest, whichever backend is configured.
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["format"] == FORMAT
+
+
+def test_a_mongodump_backup_is_refused_by_the_sqlite_restorer_before_it_writes(
+    tmp_path: Path, sqlite_plugin: Path
+) -> None:
+    import hashlib
+    from datetime import UTC, datetime
+
+    from backupnimbus.domain.keys import archive_key, manifest_key
+    from backupnimbus.domain.manifest_codec import encode_manifest
+    from backupnimbus.domain.models import Manifest, SourceInfo
+    from tests.support.testdata import TESTDATA
+
+    env = _local_env(tmp_path, sqlite_plugin)
+    data = (TESTDATA / "mongodump-100.8.0__shop.users.archive").read_bytes()
+    at = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
+    key = archive_key(prefix="backups/", name="shop", at=at, compression="none")
+    (tmp_path / "store" / key).parent.mkdir(parents=True)
+    (tmp_path / "store" / key).write_bytes(data)
+    (tmp_path / "store" / manifest_key(key)).write_bytes(encode_manifest(Manifest(
+        name="shop", key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+        compressed=False, encrypted=False, started_at=at, finished_at=at,
+        mongodump_version="100.8.0", tool_version="0.1.0", source=SourceInfo(hosts=("db",)),
+    )))  # fmt: skip
+
+    refused = run_cli(["restore", "--json", key], {**env, "DUMP_BACKEND": "sqlite"})
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = _error(refused)["message"]
+    assert f"{key} is a mongodump-archive backup" in message
+    assert f"the configured dump backend (sqlite) restores {FORMAT} archives" in message
+    assert "set DUMP_BACKEND=mongodump (or leave it unset)" in message
+    assert not (tmp_path / "restored.sqlite3").exists()
+
+
+def test_target_uri_is_refused_while_the_sqlite_backend_restores(
+    tmp_path: Path, sqlite_plugin: Path
+) -> None:
+    env = {**_local_env(tmp_path, sqlite_plugin), "DUMP_BACKEND": "sqlite"}
+
+    for uri in ("mongodb://db.example:27017", "file:///elsewhere.sqlite3"):
+        refused = run_cli(["restore", "--json", "--latest", "--target-uri", uri], env)
+
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        error = _error(refused)
+        assert error["code"] == "CONFIG_ERROR"
+        assert "--target-uri" in error["message"]
+        assert "DUMP_BACKEND=sqlite" in error["message"]
+        assert "must start with mongodb://" not in error["message"]
+    assert not (tmp_path / "restored.sqlite3").exists()
+
+
+def test_a_sqlite_file_given_to_file_options_is_refused_with_the_way_to_check_it(
+    tmp_path: Path, sqlite_plugin: Path
+) -> None:
+    database = tmp_path / "shop.sqlite3"
+    _shop(database, orders=3)
+    env = _local_env(tmp_path, sqlite_plugin)
+    sqlite_env = {**env, "DUMP_BACKEND": "sqlite"}
+    mongodump_env = {**env, "RESTORE_TARGET_URI": b64("mongodb://127.0.0.1:9")}
+
+    verify_sqlite = run_cli(["verify", "--json", "--file", str(database)], sqlite_env)
+    restore_sqlite = run_cli(["restore", "--json", "--file", str(database)], sqlite_env)
+    verify_mongo = run_cli(["verify", "--json", "--file", str(database)], mongodump_env)
+    restore_mongo = run_cli(["restore", "--json", "--file", str(database)], mongodump_env)
+    text = run_cli(["verify", "--file", str(database)], sqlite_env)
+
+    for refused, verb in ((verify_sqlite, "verify"), (restore_sqlite, "restore")):
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        message = _error(refused)["message"]
+        assert f"--file {database}" in message
+        assert "DUMP_BACKEND=sqlite" in message
+        assert FORMAT in message
+        assert f"{verb} KEY or --latest" in message
+    for failed in (verify_mongo, restore_mongo):
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        error = _error(failed)
+        assert error["code"] == "VERIFY_ERROR"
+        assert f"{database} is not a mongodump archive" in error["message"]
+        assert (
+            "other formats are checked in the store, against their manifest" in (error["message"])
+        )
+    assert text.returncode == 2
+    assert "Traceback" not in text.stderr
+    assert "--file" in text.stderr
+    assert not (tmp_path / "restored.sqlite3").exists()

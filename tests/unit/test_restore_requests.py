@@ -16,6 +16,7 @@ from backupnimbus.adapters.age_cipher import AgeCipher
 from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.local_files import FileSystemFiles
 from backupnimbus.adapters.memory import InMemoryFiles, InMemoryObjectStore, RecordingRestorer
+from backupnimbus.domain.archive_formats import ArchiveFormats
 from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.manifest_codec import encode_manifest
@@ -29,23 +30,33 @@ from backupnimbus.domain.restore_backup import (
 )
 from backupnimbus.errors import (
     BackupNotFoundError,
+    ConfigInvalidError,
     UsageInvalidError,
     VerificationFailedError,
 )
 from backupnimbus.ports.archive_restorer import RestoreOptions
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import GZIP, NONE
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 from tests.support.testdata import TESTDATA
 
 USERS = (TESTDATA / "mongodump-100.8.0__shop.users.archive").read_bytes()
 MULTI_DB = (TESTDATA / "mongodump-100.8.0__multi-db.archive").read_bytes()
 T0 = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
 PATH = "/backups/copy.archive"
+SQLITE = "sqlite3-database"
+SQLITE_ACTIVE = ArchiveFormats(
+    active=SQLITE, backends={MONGODUMP_ARCHIVE: "mongodump", SQLITE: "sqlite"}
+)
+MONGODUMP_ACTIVE = ArchiveFormats(
+    active=MONGODUMP_ARCHIVE, backends={MONGODUMP_ARCHIVE: "mongodump", SQLITE: "sqlite"}
+)
 
 
 def _store_backup(
     store: InMemoryObjectStore, name: str, at: datetime, data: bytes, *,
     compression: str = NONE, encrypted: bool = False, manifest: bool = True,
+    fmt: str = MONGODUMP_ARCHIVE,
 ) -> str:  # fmt: skip
     key = archive_key(prefix="backups/", name=name, at=at, compression=compression)
     store.put_bytes(key=key, data=data)
@@ -55,7 +66,7 @@ def _store_backup(
             compressed=compression != NONE, encrypted=encrypted, started_at=at,
             finished_at=at + timedelta(seconds=5), mongodump_version="100.8.0",
             tool_version="0.1.0", source=SourceInfo(hosts=("db:27017",)),
-            compression=Compression(algorithm=compression),
+            compression=Compression(algorithm=compression), format=fmt,
         )))  # fmt: skip
     return key
 
@@ -64,6 +75,7 @@ def _use_case(
     store: InMemoryObjectStore | None = None,
     files: InMemoryFiles | None = None,
     cipher: ArchiveCipher | None = None,
+    formats: ArchiveFormats | None = None,
 ) -> tuple[RestoreBackup, RecordingRestorer]:
     store = store or InMemoryObjectStore()
     restorer = RecordingRestorer()
@@ -74,6 +86,7 @@ def _use_case(
         compressor=FastCompressor(),
         files=files or InMemoryFiles(),
         **({"cipher": cipher} if cipher is not None else {}),
+        **({"formats": formats} if formats is not None else {}),
     )
     return use_case, restorer
 
@@ -176,9 +189,8 @@ def test_a_dry_run_of_a_file_reads_it_once_as_it_writes_nothing() -> None:
         (USERS[:-100] + bytes(100), "Invalid archive"),
         (gzip.compress(MULTI_DB)[:-5000], ""),
         (b"", "Invalid archive"),
-        (b"PK\x03\x04 a zip file, not a backup" * 10, "Invalid archive"),
     ],
-    ids=["truncated", "zeroed-end", "gzip-truncated", "empty", "not-an-archive"],
+    ids=["truncated", "zeroed-end", "gzip-truncated", "empty"],
 )
 def test_a_damaged_file_is_refused_before_the_restorer_starts(data: bytes, complaint: str) -> None:
     files = InMemoryFiles({PATH: data})
@@ -313,4 +325,87 @@ def test_contradicting_options_are_refused_before_any_archive_is_opened(
         use_case.run(request=request)
 
     assert files.opened == []
+    assert restorer.calls == []
+
+
+# -- a backup or a file of another format than the configured dump backend's -------------------
+
+
+@pytest.mark.parametrize("kind", ["key", "latest"])
+def test_a_backup_of_another_format_is_refused_before_the_restorer_starts(kind: str) -> None:
+    store = InMemoryObjectStore()
+    key = _store_backup(store, "shop", T0, b"SQLite format 3\x00 pages", fmt=SQLITE)
+    use_case, restorer = _use_case(store, formats=MONGODUMP_ACTIVE)
+    request: RestoreRequest = (
+        RestoreFromKey(key=key) if kind == "key" else RestoreLatest(name="shop")
+    )
+
+    with pytest.raises(ConfigInvalidError) as caught:
+        use_case.run(request=request)
+
+    [problem] = caught.value.problems
+    assert f"{key} is a {SQLITE} backup" in problem
+    assert f"restores {MONGODUMP_ARCHIVE} archives" in problem
+    assert "set DUMP_BACKEND=sqlite to restore it" in problem
+    assert caught.value.exit_code == 2
+    assert caught.value.details["problems"] == [problem]
+    assert restorer.calls == []
+
+
+def test_a_mongodump_backup_while_a_plugin_backend_is_active_names_mongodump_as_the_fix() -> None:
+    store = InMemoryObjectStore()
+    key = _store_backup(store, "shop", T0, USERS)
+    use_case, restorer = _use_case(store, formats=SQLITE_ACTIVE)
+
+    with pytest.raises(ConfigInvalidError) as caught:
+        use_case.run(request=RestoreFromKey(key=key))
+
+    [problem] = caught.value.problems
+    assert f"{key} is a {MONGODUMP_ARCHIVE} backup" in problem
+    assert f"the configured dump backend (sqlite) restores {SQLITE} archives" in problem
+    assert "set DUMP_BACKEND=mongodump (or leave it unset)" in problem
+    assert restorer.calls == []
+
+
+def test_a_backup_whose_format_no_installed_backend_restores_says_to_install_its_plugin() -> None:
+    store = InMemoryObjectStore()
+    key = _store_backup(store, "shop", T0, b"PGDMP custom", fmt="postgres-custom")
+    use_case, restorer = _use_case(store, formats=MONGODUMP_ACTIVE)
+
+    with pytest.raises(ConfigInvalidError) as caught:
+        use_case.run(request=RestoreFromKey(key=key))
+
+    [problem] = caught.value.problems
+    assert "no installed dump backend restores postgres-custom" in problem
+    assert "install the plugin that wrote it and set DUMP_BACKEND to its name" in problem
+    assert restorer.calls == []
+
+
+def test_a_file_is_refused_unread_while_a_backend_of_another_format_is_active() -> None:
+    files = InMemoryFiles({PATH: USERS})
+    use_case, restorer = _use_case(files=files, formats=SQLITE_ACTIVE)
+
+    with pytest.raises(UsageInvalidError) as caught:
+        use_case.run(request=RestoreFromFile(path=PATH))
+
+    [problem] = caught.value.problems
+    assert problem.startswith(f"--file {PATH}:")
+    assert "DUMP_BACKEND=sqlite" in problem
+    assert SQLITE in problem
+    assert "restore KEY or --latest" in problem
+    assert files.opened == []
+    assert restorer.calls == []
+
+
+def test_a_file_that_is_no_mongodump_archive_says_so_before_the_restorer_starts() -> None:
+    files = InMemoryFiles({PATH: b"PK\x03\x04 a zip file, not a backup" * 10})
+    use_case, restorer = _use_case(files=files)
+
+    with pytest.raises(VerificationFailedError) as caught:
+        use_case.run(request=RestoreFromFile(path=PATH))
+
+    message = caught.value.message
+    assert message.startswith(f"{PATH} is not a mongodump archive, so nothing was restored")
+    assert "other formats are checked in the store, against their manifest" in message
+    assert caught.value.details["file"] == PATH
     assert restorer.calls == []

@@ -26,7 +26,10 @@ def register(commands: Any) -> None:
         "--file", metavar="PATH", help="a local mongodump archive (gzipped, age-encrypted, or not)"
     )
     add_set_selection(parser, what="with --latest: pick from")
-    parser.add_argument("--target-uri", metavar="URI", help="default: RESTORE_TARGET_URI")
+    parser.add_argument(
+        "--target-uri", metavar="URI",
+        help="default: RESTORE_TARGET_URI (mongodump only: a plugin's DUMP_BACKEND refuses it)",
+    )  # fmt: skip
     parser.add_argument(
         "--ns-include", action="append", default=[], metavar="PAT",
         help="restore only namespaces matching PAT (repeatable), e.g. 'shop.*'",
@@ -55,18 +58,26 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.documents import restore_document as result_document
     from backupnimbus.entrypoints.documents import store_document
+    from backupnimbus.entrypoints.plugins import MONGODUMP
     from backupnimbus.errors import UsageInvalidError
     from backupnimbus.ports.archive_restorer import RestoreOptions
 
-    if args.target_uri is not None and not args.target_uri.startswith(_URI_SCHEMES):
-        raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
     # The target URI is part of the configuration, so its password is one of the secrets the
     # logs and the output mask.
     config, container = session.start(
         require_mongo=False, require_store=args.file is None, restore_target_uri=args.target_uri
     )
     # A plugin's database source restores where its own settings say.
-    if config.restore_target_uri is None and config.dump_backend in (None, "mongodump"):
+    plugin = config.dump_backend not in (None, MONGODUMP)
+    if args.target_uri is not None and plugin:
+        raise UsageInvalidError(
+            [f"--target-uri names a MongoDB deployment for mongorestore, but DUMP_BACKEND="
+             f"{config.dump_backend} restores where its own settings say: drop --target-uri "
+             "(or unset DUMP_BACKEND to restore a mongodump backup)"]
+        )  # fmt: skip
+    if args.target_uri is not None and not args.target_uri.startswith(_URI_SCHEMES):
+        raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
+    if config.restore_target_uri is None and not plugin:
         raise UsageInvalidError(
             ["no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
              "(keeps the password out of `ps`) or give --target-uri URI"]

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
-    from backupnimbus.domain.verify_backup import VerifyFile
     from backupnimbus.entrypoints.bootstrap import Session
 
 
@@ -36,23 +35,36 @@ def register(commands: Any) -> None:
 
 
 def verify(args: argparse.Namespace, session: Session) -> dict[str, Any]:
-    from backupnimbus.domain.list_backups import ListBackups, latest_complete
-    from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFile
+    from backupnimbus.domain.verify_backup import (
+        VerifiedFile,
+        VerifyBackup,
+        VerifyFromFile,
+        VerifyFromKey,
+        VerifyLatest,
+        VerifyRequest,
+    )
     from backupnimbus.entrypoints.arguments import selected_set
-    from backupnimbus.entrypoints.documents import store_document, verified_document
+    from backupnimbus.entrypoints.documents import (
+        checked_document,
+        store_document,
+        verified_document,
+    )
     from backupnimbus.errors import UsageInvalidError
 
     if args.key is None and not args.latest and args.file is None:
         raise UsageInvalidError(["verify needs a KEY, --latest or --file PATH"])
     config, container = session.start(require_mongo=False, require_store=args.file is None)
+    request: VerifyRequest
     if args.file is not None:
-        return _verify_file(args.file, container.resolve(VerifyFile))
-    key = args.key
-    if args.latest:
-        name = selected_set(args, config)
-        key = latest_complete(container.resolve(ListBackups).run(name=name), name=name).key
-    # A set named with a KEY is a check too: the key must be one of that set.
-    report = container.resolve(VerifyBackup).run(key=key, name=args.name)
+        request = VerifyFromFile(path=str(args.file))
+    elif args.latest:
+        request = VerifyLatest(name=selected_set(args, config))
+    else:
+        # A set named with a KEY is a check too: the key must be one of that set.
+        request = VerifyFromKey(key=args.key, name=args.name)
+    report = container.resolve(VerifyBackup).run(request=request)
+    if isinstance(report, VerifiedFile):
+        return {"status": "verified", "file": report.file, **checked_document(report.checked)}
     return {
         **verified_document(report),
         **_locks_document(container, report.key),
@@ -73,19 +85,6 @@ def _locks_document(container: Any, key: str) -> dict[str, Any]:
         "lock": lock_document(locking.locks.lock_of(key=key)),
         "manifest_lock": lock_document(locking.locks.lock_of(key=manifest_key(key))),
     }
-
-
-def _verify_file(path: Path, use_case: VerifyFile) -> dict[str, Any]:
-    from backupnimbus.entrypoints.documents import checked_document
-    from backupnimbus.errors import UsageInvalidError
-
-    try:
-        handle = path.open("rb", buffering=0)
-    except OSError as exc:
-        raise UsageInvalidError([f"--file {path}: {exc.strerror or exc}"]) from None
-    with handle:
-        checked = use_case.run(stream=handle, label=str(path))
-    return {"status": "verified", "file": str(path), **checked_document(checked)}
 
 
 def render(document: dict[str, Any]) -> str:
