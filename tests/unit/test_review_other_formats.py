@@ -22,12 +22,17 @@ from backupnimbus.adapters.memory import (
 )
 from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.list_backups import ListBackups
-from backupnimbus.domain.manifest_codec import decode_manifest, encode_manifest
+from backupnimbus.domain.manifest_codec import encode_manifest
 from backupnimbus.domain.models import BackupRequest, Compression, Manifest, SourceInfo
 from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromKey, RestoreLatest
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.verify_backup import VerifyBackup
-from backupnimbus.errors import BackupNimbusError, ConfigInvalidError, VerificationFailedError
+from backupnimbus.errors import (
+    BackupNimbusError,
+    ConfigInvalidError,
+    DumpFailedError,
+    VerificationFailedError,
+)
 from backupnimbus.ports.compressor import GZIP, NONE
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 from tests.support.testdata import TESTDATA
@@ -175,8 +180,8 @@ def test_review_restore_of_a_matching_format_still_restores() -> None:
 def test_review_a_backend_reporting_bad_counts_never_leaves_an_unreadable_manifest(
     reported: dict[object, object],
 ) -> None:
-    """A backup stored with a manifest that cannot be read is a good backup nobody can verify
-    or restore: either it fails (nothing stored), or its manifest reads back."""
+    """A backup stored with a manifest that cannot be read is a backup nobody can verify or
+    restore, which list shows as unreadable: the run fails instead, and stores nothing."""
     store = InMemoryObjectStore()
     dumps = FakeDumpRunner(data=b"SQLite format 3\x00" + bytes(4096), counts=reported)  # type: ignore[arg-type]
     use_case = RunBackup(
@@ -188,15 +193,12 @@ def test_review_a_backend_reporting_bad_counts_never_leaves_an_unreadable_manife
             source=SourceInfo(hosts=()),
             tool_version="0.1.0",
             archive_format=OTHER,
-        ),  # fmt: skip
+        ),
         compressor=FastCompressor(),
     )
 
-    try:
+    with pytest.raises(DumpFailedError, match="counts") as failed:
         use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
-    except BackupNimbusError as failed:
-        assert failed.exit_code == 1
-        assert store.objects == {}
-        return
-    [manifest] = [data for key, data in store.objects.items() if key.endswith(".manifest.json")]
-    decode_manifest(manifest)
+
+    assert failed.value.exit_code == 1
+    assert store.objects == {}
