@@ -29,7 +29,6 @@ from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.verify_backup import VerifyBackup
 from backupnimbus.errors import (
     BackupNimbusError,
-    ConfigInvalidError,
     DumpFailedError,
     VerificationFailedError,
 )
@@ -77,7 +76,7 @@ def test_review_verify_of_an_encrypted_other_format_backup_needs_an_identity() -
     ciphertext, _ = _encrypt(b"SQLite format 3\x00" + bytes(4096))
     key = _store(store, ciphertext, fmt=OTHER, encrypted=True)
 
-    with pytest.raises(ConfigInvalidError):
+    with pytest.raises(VerificationFailedError, match="no identity"):
         VerifyBackup(store=store, compressor=FastCompressor()).run(key=key)
 
 
