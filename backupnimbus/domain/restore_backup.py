@@ -35,6 +35,7 @@ from backupnimbus.errors import (
 from backupnimbus.ports.archive_restorer import ArchiveRestorer, RestoreOptions, RestoreReport
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import StreamCompressor
+from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 from backupnimbus.ports.local_files import LocalFiles
 from backupnimbus.ports.object_store import ObjectStore, Readable
 
@@ -128,6 +129,8 @@ class RestoreBackup:
     """Decrypts encrypted backups on their way to the restorer."""
     files: LocalFiles = attrs.field(factory=NoLocalFiles)
     """Opens the archive of a `RestoreFromFile`."""
+    archive_format: str = MONGODUMP_ARCHIVE
+    """The format `restorer` reads (its dump backend's); a backup of another is refused."""
 
     def run(self, *, request: RestoreRequest) -> RestoreResult:
         """Raises:
@@ -159,6 +162,13 @@ class RestoreBackup:
     def _restore_stored(
         self, key: str, manifest: Manifest, options: RestoreOptions
     ) -> RestoreResult:
+        if manifest.format != self.archive_format:
+            # Another backend's restorer may write bytes it cannot read over the target.
+            raise UsageInvalidError(
+                [f"backup {key} is in the format {manifest.format!r}, but the restorer "
+                 f"configured (DUMP_BACKEND) reads {self.archive_format!r}: set DUMP_BACKEND "
+                 "to the backend that wrote it. Nothing was restored."]
+            )  # fmt: skip
         if options.oplog_replay and not _has_oplog(manifest):
             raise UsageInvalidError(
                 [f"--oplog-replay: backup {key} holds no oplog (it was dumped without --oplog; "

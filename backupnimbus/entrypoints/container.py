@@ -217,7 +217,9 @@ def bootstrap(
     container.register(SendMessage)
     container.register(VerifyBackup)
     container.register(VerifyFile)
-    container.register(RestoreBackup)
+    # The restorer reads one format, its dump backend's: a backup of another is refused.
+    container.register(RestoreBackup, factory=lambda: container.instantiate(
+        RestoreBackup, archive_format=_archive_format(config, registry)))  # fmt: skip
     container.register(RestoreDrill, factory=lambda: _no_drill(config) or container.instantiate(
         RestoreDrill,
         # Its own restorer: a drill writes to DRILL_TARGET_URI, a restore elsewhere.
