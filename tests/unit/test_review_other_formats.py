@@ -3,9 +3,11 @@ what verify, restore and backup vouch for when the archive is not walked."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -200,4 +202,55 @@ def test_review_a_backend_reporting_bad_counts_never_leaves_an_unreadable_manife
         use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
 
     assert failed.value.exit_code == 1
+    assert store.objects == {}
+
+
+class _BrokenCounts:
+    """A backend whose dump streams whole, then fails to say what it held (a plugin's bug)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int, /) -> bytes:
+        return self._data.read(size)
+
+    def namespaces(self) -> dict[str, int]:
+        raise RuntimeError("backend bug")
+
+    def warnings(self) -> tuple[str, ...]:
+        return ()
+
+    def stop(self) -> None:
+        pass
+
+
+class _BrokenCountsRunner:
+    def describe_tool(self) -> str:
+        return "broken 1.0"
+
+    @contextlib.contextmanager
+    def open_dump(self, *, stop: object) -> Iterator[_BrokenCounts]:
+        yield _BrokenCounts(b"SQLite format 3\x00" + bytes(4096))
+
+
+def test_review_a_backend_failing_after_its_stream_leaves_no_archive_behind() -> None:
+    """An archive without its manifest is a backup nobody can vouch for: a run that fails after
+    the upload must delete it, as it does when the manifest cannot be written."""
+    store = InMemoryObjectStore()
+    use_case = RunBackup(
+        dumps=_BrokenCountsRunner(),
+        store=store,
+        clock=FakeClock(T0),
+        settings=BackupSettings(
+            prefix="backups/",
+            source=SourceInfo(hosts=()),
+            tool_version="0.1.0",
+            archive_format=OTHER,
+        ),
+        compressor=FastCompressor(),
+    )
+
+    with pytest.raises(RuntimeError, match="backend bug"):
+        use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
+
     assert store.objects == {}
