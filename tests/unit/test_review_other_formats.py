@@ -198,7 +198,7 @@ def test_review_a_backend_reporting_bad_counts_never_leaves_an_unreadable_manife
         compressor=FastCompressor(),
     )
 
-    with pytest.raises(DumpFailedError, match="counts") as failed:
+    with pytest.raises(DumpFailedError, match="document count") as failed:
         use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
 
     assert failed.value.exit_code == 1
