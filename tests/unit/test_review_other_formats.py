@@ -9,12 +9,14 @@ import hashlib
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pyrage import x25519
 
 from backupnimbus.adapters.age_cipher import AgeCipher
 from backupnimbus.adapters.compression import FastCompressor
+from backupnimbus.adapters.local_store import LocalDirectoryStore
 from backupnimbus.adapters.memory import (
     FakeClock,
     FakeDumpRunner,
@@ -254,3 +256,61 @@ def test_review_a_backend_failing_after_its_stream_leaves_no_archive_behind() ->
         use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
 
     assert store.objects == {}
+
+
+class _FailingRead:
+    """A backend's dump whose read fails with its own error (not DumpFailedError) mid-stream."""
+
+    def __init__(self) -> None:
+        self._reads = 0
+
+    def read(self, size: int, /) -> bytes:
+        self._reads += 1
+        if self._reads > 3:
+            raise OSError("source disk gone, password=hunter2-planted")
+        return b"x" * size
+
+    def namespaces(self) -> dict[str, int]:
+        return {}
+
+    def warnings(self) -> tuple[str, ...]:
+        return ()
+
+    def stop(self) -> None:
+        pass
+
+
+class _FailingReadRunner:
+    def describe_tool(self) -> str:
+        return "failing 1.0"
+
+    @contextlib.contextmanager
+    def open_dump(self, *, stop: object) -> Iterator[_FailingRead]:
+        yield _FailingRead()
+
+
+def test_review_a_backend_read_failing_mid_stream_is_a_dump_failure_not_the_stores(
+    tmp_path: Path,
+) -> None:
+    """The dump's own error is not worded as the store's ("Cannot write ..."): the user would look
+    at the wrong side. Its text (a plugin's, which may hold anything) is not repeated."""
+    root = tmp_path / "store"
+    use_case = RunBackup(
+        dumps=_FailingReadRunner(),
+        store=LocalDirectoryStore(root=root),
+        clock=FakeClock(T0),
+        settings=BackupSettings(
+            prefix="backups/",
+            source=SourceInfo(hosts=()),
+            tool_version="0.1.0",
+            archive_format=OTHER,
+        ),
+        compressor=FastCompressor(),
+    )
+
+    with pytest.raises(DumpFailedError) as failed:
+        use_case.run(request=BackupRequest(name="shop"))
+
+    assert "OSError" in failed.value.message
+    assert "hunter2" not in failed.value.message + repr(failed.value.details)
+    assert [p for p in root.rglob("*") if p.is_file()] == []
