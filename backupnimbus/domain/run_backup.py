@@ -311,7 +311,8 @@ def _counts(reported: Mapping[Any, Any]) -> dict[str, int]:
 
 class _NotEmpty:
     """Passes a dump through, and raises EmptyBackupError instead of its end when it held no
-    byte: an empty stream is no backup of anything, whatever ALLOW_EMPTY_BACKUP says."""
+    byte: an empty stream is no backup of anything, whatever ALLOW_EMPTY_BACKUP says. A read
+    that fails with anything but a BackupNimbusError is a DumpFailedError."""
 
     def __init__(self, source: Readable, *, archive_format: str) -> None:
         self._source = source
@@ -319,7 +320,22 @@ class _NotEmpty:
         self._size = 0
 
     def read(self, size: int, /) -> bytes:
-        chunk = self._source.read(size)
+        try:
+            chunk = self._source.read(size)
+        except BackupNimbusError:
+            raise
+        except Exception as exc:
+            # A backend's own error, whose text may hold anything of its source: named by its
+            # type, and as the dump's failure, not the store's that reads it.
+            raise DumpFailedError(
+                f"The dump backend ({self._format}) failed after {self._size} bytes: "
+                f"{type(exc).__name__}",
+                details={
+                    "format": self._format,
+                    "bytes_read": self._size,
+                    "error": type(exc).__name__,
+                },
+            ) from exc
         self._size += len(chunk)
         if not chunk and not self._size:
             raise EmptyBackupError(
