@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -28,6 +29,7 @@ from backupnimbus.domain.object_lock import Locking
 from backupnimbus.domain.streams import DigestingReader
 from backupnimbus.errors import (
     BackupNimbusError,
+    DumpFailedError,
     EmptyBackupError,
     ObjectExistsError,
     StorageFailedError,
@@ -115,21 +117,30 @@ class RunBackup:
             # The order matters: the walk reads what the dump wrote, once; compression comes
             # before encryption, which leaves nothing to compress; the digest is of what is
             # stored, so that it can be checked without a key.
-            with (
-                self.dumps.open_dump(stop=stop) as dump,
-                _stopping(stop, dump),
-                self._checked(dump) as walked,
-                self.compressor.compressing(walked, compression=request.compression) as packed,
-                self._stored_form(packed) as stored,
-            ):
-                digest = DigestingReader(stored)
-                self.store.put_stream(
-                    key=key, stream=StoppableReader(digest, stop, check=check_deadline)
-                )
-                warnings = tuple(dump.warnings())
-                # Another format is not walked: its backend says what it holds.
-                summary = walked.summary if isinstance(walked, WalkedStream) else None
-                reported = {} if summary is not None else dict(dump.namespaces())
+            uploaded = False
+            try:
+                with (
+                    self.dumps.open_dump(stop=stop) as dump,
+                    _stopping(stop, dump),
+                    self._checked(dump) as walked,
+                    self.compressor.compressing(walked, compression=request.compression) as packed,
+                    self._stored_form(packed) as stored,
+                ):
+                    digest = DigestingReader(stored)
+                    self.store.put_stream(
+                        key=key, stream=StoppableReader(digest, stop, check=check_deadline)
+                    )
+                    uploaded = True
+                    warnings = tuple(dump.warnings())
+                    # Another format is not walked: its backend says what it holds.
+                    summary = walked.summary if isinstance(walked, WalkedStream) else None
+                    reported = {} if summary is not None else _counts(dump.namespaces())
+            except BaseException:
+                # A dump that fails once its stream ended (a backend's own bug, its cleanup)
+                # must not leave an archive no manifest vouches for.
+                if uploaded:
+                    self._forget_archive(key)
+                raise
         lock = self._lock_archive(key)
         manifest = Manifest(
             name=request.name,
@@ -280,9 +291,28 @@ def _stopping(stop: StopSignal, dump: Dump) -> Iterator[None]:
         forget()
 
 
+def _counts(reported: Mapping[Any, Any]) -> dict[str, int]:
+    """A dump backend's counts, checked as the manifest will be read back: a manifest that
+    cannot be read is a backup nobody can verify, restore or prune."""
+    counts = dict(reported)
+    bad = sorted(
+        repr(ns)
+        for ns, n in counts.items()
+        if not isinstance(ns, str) or type(n) is not int or n < 0
+    )
+    if bad:
+        raise DumpFailedError(
+            f"The dump backend reported {len(bad)} namespace(s) without a document count "
+            "(a whole number of 0 or more), so nothing was stored: " + ", ".join(bad[:5]),
+            details={"reason": "bad namespace counts", "namespaces": bad[:20]},
+        )
+    return counts
+
+
 class _NotEmpty:
     """Passes a dump through, and raises EmptyBackupError instead of its end when it held no
-    byte: an empty stream is no backup of anything, whatever ALLOW_EMPTY_BACKUP says."""
+    byte: an empty stream is no backup of anything, whatever ALLOW_EMPTY_BACKUP says. A read
+    that fails with anything but a BackupNimbusError is a DumpFailedError."""
 
     def __init__(self, source: Readable, *, archive_format: str) -> None:
         self._source = source
@@ -290,7 +320,22 @@ class _NotEmpty:
         self._size = 0
 
     def read(self, size: int, /) -> bytes:
-        chunk = self._source.read(size)
+        try:
+            chunk = self._source.read(size)
+        except BackupNimbusError:
+            raise
+        except Exception as exc:
+            # A backend's own error, whose text may hold anything of its source: named by its
+            # type, and as the dump's failure, not the store's that reads it.
+            raise DumpFailedError(
+                f"The dump backend ({self._format}) failed after {self._size} bytes: "
+                f"{type(exc).__name__}",
+                details={
+                    "format": self._format,
+                    "bytes_read": self._size,
+                    "error": type(exc).__name__,
+                },
+            ) from exc
         self._size += len(chunk)
         if not chunk and not self._size:
             raise EmptyBackupError(

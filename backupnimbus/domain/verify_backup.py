@@ -275,21 +275,31 @@ class VerifyBackup:
 
     def _check_digest(self, key: str, manifest: Manifest) -> VerificationReport:
         """A format BackupNimbus cannot walk: the stored bytes are compared with the manifest,
-        which vouched for them when the backup was written."""
+        which vouched for them when the backup was written, and are decrypted and decompressed
+        to their end, as a restore would (a sha256 of ciphertext no identity opens, or of a
+        compressed stream cut short, proves only that the bytes did not change)."""
+        algorithm = manifest.declared_compression or NONE
         with self.store.open_read(key=key) as stream:
             digesting = DigestingReader(stream)
+            unpack_error = _unpack(
+                digesting,
+                cipher=self.cipher if manifest.encrypted else None,
+                label=key,
+                compressor=self.compressor,
+                algorithm=algorithm,
+            )
             _drain(digesting)
         size, sha256 = digesting.size, digesting.hexdigest()
         problems = _manifest_problems(manifest, size, sha256)
-        if problems:
-            raise _failure(key, manifest, size, sha256, problems, None)
+        if problems or unpack_error is not None:
+            raise _failure(key, manifest, size, sha256, problems, unpack_error)
         log.info("backup verified", extra={"key": key, "bytes": size, "format": manifest.format})
         checked = CheckedArchive(
             size=size,
             sha256=sha256,
             archive=None,
             encrypted=manifest.encrypted,
-            compression=manifest.declared_compression or NONE,
+            compression=algorithm,
             format=manifest.format,
         )
         return VerificationReport(key=key, manifest=manifest, checked=checked)
@@ -334,6 +344,35 @@ def _walk(
             return None, error
         return (summary, found), None
     raise AssertionError("unreachable")
+
+
+def _unpack(
+    stored: Readable,
+    *,
+    cipher: ArchiveCipher | None,
+    label: str,
+    compressor: StreamCompressor,
+    algorithm: str,
+) -> VerificationFailedError | None:
+    """Decrypts (with `cipher`, when given) and decompresses `stored` to its end, for a format
+    that is not walked. Returns: the damage found, or None. A missing or wrong identity raises
+    at once, as in `_walk`."""
+    with contextlib.ExitStack() as stack:
+        plaintext = stored
+        if cipher is not None:
+            plaintext = stack.enter_context(cipher.decrypting(stored, label=label))
+        try:
+            plain = stack.enter_context(
+                compressor.decompressing(plaintext, algorithm=algorithm, label=label)
+            )
+            _drain(plain)
+            _drain(plaintext)
+        except VerificationFailedError as error:
+            if cipher is not None:
+                with contextlib.suppress(VerificationFailedError):
+                    _drain(plaintext)
+            return error
+    return None
 
 
 def _drain(stream: Readable) -> None:

@@ -1,4 +1,4 @@
-"""Defects found by a hostile review of the trust guarantees: each test shows one."""
+"""Edges of the trust guarantees: a clock that ran ahead, a key of another set, a killed upload."""
 
 from __future__ import annotations
 
