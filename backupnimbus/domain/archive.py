@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import attrs
 
@@ -28,6 +28,7 @@ from backupnimbus.domain.bson_elements import (
 from backupnimbus.domain.gunzip import GZIP_MAGIC, Gunzip, GzipCorruptError
 from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogTimestamp, OplogWindow
 from backupnimbus.errors import VerificationFailedError
+from backupnimbus.ports.object_store import Readable
 
 MAGIC = b"\x6d\xe2\x99\x81"
 AGE_MAGIC = b"age-encryption.org/"
@@ -36,10 +37,6 @@ CHUNK = 1024 * 1024
 _TERMINATOR = -1
 _UINT64 = 0xFFFF_FFFF_FFFF_FFFF
 _I32 = struct.Struct("<i")
-
-
-class ByteSource(Protocol):
-    def read(self, size: int, /) -> bytes: ...
 
 
 DocumentVisitor = Callable[[str, memoryview, int], None]
@@ -105,7 +102,7 @@ class ArchiveSummary:
         return {stats.namespace: stats.documents for stats in self.namespaces}
 
 
-def read_archive(source: ByteSource, *, visit: DocumentVisitor | None = None) -> ArchiveSummary:
+def read_archive(source: Readable, *, visit: DocumentVisitor | None = None) -> ArchiveSummary:
     """Reads `source` to its end once, gunzipping it when it starts with the gzip magic.
 
     `visit`, when given, sees every document (in runs, valid only during the call), for a
@@ -118,7 +115,7 @@ def read_archive(source: ByteSource, *, visit: DocumentVisitor | None = None) ->
     return _ArchiveWalk(source, visit=visit).run()
 
 
-def read_prelude(source: ByteSource) -> tuple[PreludeEntry, ...]:
+def read_prelude(source: Readable) -> tuple[PreludeEntry, ...]:
     """Reads only the archive's header and prelude: the collections it announces, before any
     of their data. Raises VerificationFailedError as `read_archive` does."""
     return tuple(_ArchiveWalk(source).prelude()[1])
@@ -138,10 +135,10 @@ class _ArchiveWalk:
     """One pass over one archive. `_buf[_pos:_end]` holds read but unconsumed bytes, and
     `_base` is the archive offset of `_buf[0]`."""
 
-    def __init__(self, source: ByteSource, *, visit: DocumentVisitor | None = None) -> None:
+    def __init__(self, source: Readable, *, visit: DocumentVisitor | None = None) -> None:
         self._visit = visit
         self._raw = source
-        self._source: ByteSource = source
+        self._source: Readable = source
         self._gzipped = False
         self._buf = bytearray(CHUNK)
         self._pos = 0

@@ -24,6 +24,7 @@ from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.oplog import OPLOG_NAMESPACE, OplogWindow
 from backupnimbus.domain.plain_archive import plain_archive
 from backupnimbus.domain.read_manifest import read_manifest
+from backupnimbus.domain.streams import drain
 from backupnimbus.domain.verify_backup import (
     NOT_MONGODUMP,
     NoLocalFiles,
@@ -269,7 +270,7 @@ class RestoreBackup:
                 # first, unless that means a long download just to word the error.
                 if manifest is not None and manifest.size - reader.size <= _CHECK_AFTER_FAILURE:
                     try:
-                        _drain(archive)
+                        drain(archive)
                     except VerificationFailedError as corrupt:
                         corrupt.details["restore_failure"] = {"message": failure.message,
                                                               **failure.details}  # fmt: skip
@@ -277,7 +278,7 @@ class RestoreBackup:
                 raise
             # mongorestore may stop reading early (a dry run reads only the prelude): the
             # digest still covers every byte, and decrypting to the end authenticates them.
-            _drain(archive)
+            drain(archive)
         reader.drain()
         result = RestoreResult(
             key=None if file else label,
@@ -373,11 +374,6 @@ def _namespaces(
         return dict(report.restored)
     counts = (manifest.namespaces if manifest else None) or {}
     return {target: counts.get(source) for target, source in sorted(report.planned.items())}
-
-
-def _drain(stream: Readable) -> None:
-    while stream.read(_CHUNK):
-        pass
 
 
 class _VerifyingReader:

@@ -13,7 +13,7 @@ from backupnimbus.domain.models import Manifest
 from backupnimbus.domain.no_encryption import NoEncryption
 from backupnimbus.domain.plain_archive import PeekingReader, plain_archive, sniff_compression
 from backupnimbus.domain.read_manifest import backup_set_of, read_manifest
-from backupnimbus.domain.streams import DigestingReader
+from backupnimbus.domain.streams import DigestingReader, drain
 from backupnimbus.errors import BackupNotFoundError, UsageInvalidError, VerificationFailedError
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import NONE, StreamCompressor
@@ -23,7 +23,6 @@ from backupnimbus.ports.object_store import ObjectStore, Readable
 
 log = logging.getLogger(__name__)
 
-_DRAIN = 1024 * 1024
 
 
 @attrs.frozen
@@ -250,7 +249,7 @@ class VerifyBackup:
                 algorithm=manifest.declared_compression,
             )
             # Read on, so the report can also say whether the stored bytes changed.
-            _drain(digesting)
+            drain(digesting)
         checked_size, checked_sha = digesting.size, digesting.hexdigest()
         problems = _manifest_problems(manifest, checked_size, checked_sha)
         if problems or found is None:
@@ -288,7 +287,7 @@ class VerifyBackup:
                 compressor=self.compressor,
                 algorithm=algorithm,
             )
-            _drain(digesting)
+            drain(digesting)
         size, sha256 = digesting.size, digesting.hexdigest()
         problems = _manifest_problems(manifest, size, sha256)
         if problems or unpack_error is not None:
@@ -333,14 +332,14 @@ def _walk(
             summary = read_archive(archive)
             # Past the archive's end: age authenticates its last chunk only at the very end,
             # and a compressed stream may hold more after the archive.
-            _drain(archive)
-            _drain(plaintext)
+            drain(archive)
+            drain(plaintext)
         except VerificationFailedError as error:
             if cipher is not None:
                 # Decrypting on to the end checks the rest of the ciphertext, and ends the
                 # decryption before the caller reads the stored bytes.
                 with contextlib.suppress(VerificationFailedError):
-                    _drain(plaintext)
+                    drain(plaintext)
             return None, error
         return (summary, found), None
     raise AssertionError("unreachable")
@@ -365,19 +364,14 @@ def _unpack(
             plain = stack.enter_context(
                 compressor.decompressing(plaintext, algorithm=algorithm, label=label)
             )
-            _drain(plain)
-            _drain(plaintext)
+            drain(plain)
+            drain(plaintext)
         except VerificationFailedError as error:
             if cipher is not None:
                 with contextlib.suppress(VerificationFailedError):
-                    _drain(plaintext)
+                    drain(plaintext)
             return error
     return None
-
-
-def _drain(stream: Readable) -> None:
-    while stream.read(_DRAIN):
-        pass
 
 
 def _read_up_to(stream: Readable, size: int) -> bytes:
