@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import base64
-import os
-import subprocess
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +10,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.support import fault_matrix
+from tests.support.cli import REGION, b64
 from tests.support.fault_db import FaultDb
 from tests.support.fault_proxy import FaultProxy
 from tests.support.servers import (
@@ -20,12 +18,7 @@ from tests.support.servers import (
     mongo_tools_dir,
     start_moto_process,
     start_secantus,
-    venv_script,
 )
-
-FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-REGION = "us-east-1"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,10 +28,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # A session that records every fault-matrix row checks docs/reliability.md against them.
     config.pluginmanager.register(fault_matrix.FaultMatrixPlugin(fault_matrix.MATRIX))
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 @pytest.fixture(scope="session")
@@ -89,20 +78,6 @@ def bucket(s3: Any) -> str:
 def database(secantus: Secantus) -> str:
     """A database name no other test uses, on the shared server."""
     return f"db_{uuid.uuid4().hex[:10]}"
-
-
-def run_cli(
-    args: list[str], env: Mapping[str, str], *, cwd: Path | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """Runs the installed `backupnimbus` console script with exactly `env` (plus PATH, HOME),
-    importing this checkout's package: an editable install may point at another one."""
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
-    paths = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
-    merged = {**base, **env, "PYTHONPATH": os.pathsep.join([*paths, str(REPO)])}
-    return subprocess.run(
-        [venv_script("backupnimbus"), *args],
-        env=merged, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
 
 
 @pytest.fixture

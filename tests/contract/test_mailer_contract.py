@@ -26,7 +26,7 @@ from backupnimbus.adapters.ses import SesMailer
 from backupnimbus.errors import NotificationFailedError
 from backupnimbus.ports.mailer import Email, Mailer
 from backupnimbus.redaction import Redactor
-from tests.conftest import REGION, b64, run_cli
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.servers import free_port
 from tests.support.ses import SENDER, Delivered, moto_sent
 

@@ -19,7 +19,7 @@ import pytest
 from bson import Binary
 from pymongo import MongoClient
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.dump_wrappers import CUT_AT, MiB, cut_mongodump, wait_for_an_uploaded_part
 from tests.support.servers import Secantus, venv_script
 

@@ -10,7 +10,7 @@ import pytest
 from pymongo import MongoClient
 
 from backupnimbus.entrypoints.lambda_handler import make_handler
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.servers import Secantus
 
 STAMPS = {"a": ["2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z"],

@@ -20,7 +20,7 @@ import pytest
 from pymongo import MongoClient
 
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.config_samples import GOOD, PLANTED
 from tests.support.servers import Secantus, start_secantus
 from tests.support.testdata import TESTDATA

@@ -21,7 +21,7 @@ from pymongo import MongoClient
 
 from benchmarks import archive_gen, compression, gobaseline, report, run, scenarios
 from benchmarks.measure import CommandFailedError, measure, shell
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.servers import Secantus
 
 SIZE = 1536 * 1024

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from tests.conftest import REGION, b64, run_cli
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.servers import free_port
 from tests.support.ses import SENDER
 

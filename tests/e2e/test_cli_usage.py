@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 # One command line per command and kind of mistake: an option nobody defined, an option without
 # its value, a value its type refuses.

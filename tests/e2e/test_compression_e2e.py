@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import b64, run_cli
 from tests.support.age_keys import KeyPair, new_keypair
 from tests.support.bson_corpus import raw_documents, seed_every_type
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.entrypoints.config import load_config
 from backupnimbus.errors import ConfigInvalidError
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.config_samples import GOOD, PLANTED
 
 

@@ -35,7 +35,7 @@ from backupnimbus.entrypoints.jobs import LAMBDA_MARGIN_S, lambda_budget_s
 from backupnimbus.entrypoints.lambda_handler import InvocationFailedError, make_handler
 from backupnimbus.errors import DeadlineExceededError, DumpFailedError
 from backupnimbus.ports.compressor import NONE, Compression
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.dump_wrappers import cut_mongodump, wait_for_an_uploaded_part
 from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row

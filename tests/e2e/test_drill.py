@@ -22,8 +22,8 @@ from backupnimbus.domain.restore_drill import DrillRequest, RestoreDrill
 from backupnimbus.entrypoints.container import bootstrap, config_from_environment
 from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.errors import DrillFailedError
-from tests.conftest import REGION, REPO, b64, run_cli
 from tests.support.bson_corpus import seed_every_type
+from tests.support.cli import REGION, REPO, b64, run_cli
 from tests.support.lambda_emulator import ENTRYPOINT, emulator
 from tests.support.servers import Secantus, built_path, start_secantus, venv_script
 from tests.support.ses import SENDER, moto_sent

@@ -30,9 +30,9 @@ from backupnimbus.domain.models import BackupRequest, Manifest, ServerSideEncryp
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.entrypoints.config import load_config
 from backupnimbus.errors import ConfigInvalidError, DeadlineExceededError, DumpFailedError
-from tests.conftest import REGION, b64, run_cli
 from tests.support.age_keys import KeyPair, age_tool, new_keypair
 from tests.support.bson_corpus import raw_documents, seed_every_type
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.servers import Secantus
 from tests.support.testdata import TESTDATA
 

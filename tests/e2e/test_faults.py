@@ -33,7 +33,7 @@ from backupnimbus.entrypoints.container import bootstrap, config_from_environmen
 from backupnimbus.entrypoints.jobs import Jobs
 from backupnimbus.entrypoints.lambda_events import Invocation
 from backupnimbus.errors import BackupNimbusError
-from tests.conftest import REGION, run_cli
+from tests.support.cli import REGION, run_cli
 from tests.support.dump_wrappers import cut_mongodump
 from tests.support.fault_db import FaultDb
 from tests.support.fault_matrix import MATRIX, Row

@@ -23,8 +23,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import REGION, b64, run_cli
 from tests.support.cfn_template import Rendered, as_list
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.fault_proxy import Action, FaultProxy, Rule
 from tests.support.servers import (
     REPO,

@@ -131,7 +131,7 @@ def test_a_failed_backup_is_a_function_error_whose_message_is_the_error_document
     lambda_rie: Path, lambda_env: dict[str, str], secantus: Secantus, s3: Any, bucket: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    from tests.conftest import b64
+    from tests.support.cli import b64
 
     password = "Pl4nted-Secret-7f3a"
     env = {

@@ -15,7 +15,7 @@ import pyrage
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import REGION, b64, run_cli
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.recording_proxy import RecordingProxy
 from tests.support.servers import Secantus
 from tests.support.ses import SENDER, moto_sent

@@ -20,7 +20,7 @@ from backupnimbus.domain.models import Manifest, SourceInfo
 from backupnimbus.domain.verify_backup import VerificationReport, VerifyBackup, VerifyFromKey
 from backupnimbus.errors import BackupNotFoundError, VerificationFailedError
 from backupnimbus.ports.compressor import GZIP
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus
 from tests.support.testdata import TESTDATA
 

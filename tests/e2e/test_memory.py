@@ -17,7 +17,7 @@ from typing import Any
 import pyrage
 import pytest
 
-from tests.conftest import REGION, b64
+from tests.support.cli import REGION, b64
 
 # The README's budget for the whole process, at any size and compression setting.
 BUDGET_MIB = 120

@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import MongoClient
 
 from backupnimbus.entrypoints.metrics import backup_metric_fields
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.servers import Secantus
 
 UNITS = {"Seconds", "Bytes", "Count", "Milliseconds", "None"}

@@ -39,7 +39,7 @@ from backupnimbus.entrypoints.config import load_config
 from backupnimbus.entrypoints.documents import prune_result_document
 from backupnimbus.errors import ConfigInvalidError, StorageFailedError
 from backupnimbus.ports.object_lock import COMPLIANCE, GOVERNANCE, Lock
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus
 
 START = datetime(2025, 4, 7, 10, 15, 30, tzinfo=UTC)

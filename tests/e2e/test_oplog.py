@@ -31,7 +31,7 @@ from backupnimbus.domain.oplog import OplogTimestamp, OplogWindow
 from backupnimbus.errors import DumpFailedError
 from backupnimbus.redaction import Redactor
 from backupnimbus.stop_signal import StopSignal
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus, free_port, start_secantus
 from tests.support.testdata import TESTDATA
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.plugins import DISTRIBUTIONS, install_distribution
 from tests.support.servers import Secantus
 

@@ -12,7 +12,7 @@ import pytest
 from pymongo import MongoClient
 
 from backupnimbus.entrypoints.lambda_handler import make_handler
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.plugins import install_module
 from tests.support.servers import Secantus
 

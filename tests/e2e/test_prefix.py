@@ -12,7 +12,7 @@ from pymongo import MongoClient
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.entrypoints.config import load_config
 from backupnimbus.errors import ConfigInvalidError
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus
 
 S3_STORE = {"AWS_S3_BUCKET_NAME": b64("acme-backups")}

@@ -19,7 +19,7 @@ from pymongo import MongoClient
 from backupnimbus.adapters.progress import ProgressReader, binary_size, progress_bar
 from backupnimbus.entrypoints.logging import configure_logging
 from backupnimbus.redaction import Redactor
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.servers import Secantus, venv_script
 from tests.support.terminal import run_on_terminal
 

@@ -22,8 +22,8 @@ from backupnimbus.entrypoints.commands.prune import render
 from backupnimbus.entrypoints.documents import prune_result_document
 from backupnimbus.errors import BackupNimbusError, StorageFailedError, UsageInvalidError
 from backupnimbus.ports.compressor import GZIP
-from tests.conftest import REGION, b64, run_cli
 from tests.support.aged_store import NOW, PREFIX, AgedStore, manifest_bytes
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.retention_oracle import oracle
 from tests.support.servers import Secantus
 

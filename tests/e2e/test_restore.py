@@ -26,8 +26,8 @@ from backupnimbus.errors import StorageFailedError, VerificationFailedError
 from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
 from backupnimbus.ports.object_store import Readable
 from backupnimbus.redaction import Redactor
-from tests.conftest import b64, run_cli
 from tests.support.bson_corpus import index_specs, raw_documents, seed_every_type
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus
 from tests.support.testdata import TESTDATA
 

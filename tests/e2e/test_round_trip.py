@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import REPO, b64, run_cli
 from tests.support.bson_corpus import index_specs, raw_documents, seed_every_type
+from tests.support.cli import REPO, b64, run_cli
 from tests.support.servers import Secantus
 
 pytestmark = pytest.mark.e2e

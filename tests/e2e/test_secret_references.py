@@ -22,7 +22,7 @@ from backupnimbus.adapters.secretsmanager_secrets import SecretsManagerSecrets
 from backupnimbus.adapters.ssm_secrets import SsmParameterSecrets
 from backupnimbus.entrypoints.container import config_from_environment
 from backupnimbus.errors import ConfigInvalidError, SecretUnavailableError
-from tests.conftest import FAKE_AWS, REGION, b64, run_cli
+from tests.support.cli import FAKE_AWS, REGION, b64, run_cli
 from tests.support.servers import Secantus, free_port
 
 NO_WAIT = RetryPolicy(wait=tenacity.wait_none())

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import REGION, b64, run_cli
+from tests.support.cli import REGION, b64, run_cli
 from tests.support.servers import Secantus
 from tests.support.ses import SENDER, moto_sent
 

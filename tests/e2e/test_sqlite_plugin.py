@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.plugins import DISTRIBUTIONS, install_distribution
 
 FORMAT = "sqlite3-database"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.servers import Secantus
 
 URI_ONLY = {"MONGO_URI": b64("mongodb://127.0.0.1:1/")}

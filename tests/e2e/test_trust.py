@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import b64, run_cli
+from tests.support.cli import b64, run_cli
 from tests.support.fault_db import HOLD_LISTING, FaultDb
 from tests.support.fault_matrix import MATRIX, Row
 from tests.support.fault_scene import contents, lost_since, open_uploads, with_mail

@@ -15,8 +15,8 @@ from backupnimbus.domain.keys import archive_key
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.prune_backups import PruneBackups
 from backupnimbus.domain.retention import RetentionPolicy
-from tests.conftest import run_cli
 from tests.support.aged_store import NOW, PREFIX, AgedStore, manifest_bytes
+from tests.support.cli import run_cli
 from tests.support.servers import Secantus
 
 

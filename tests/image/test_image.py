@@ -20,9 +20,9 @@ import pytest
 from bson import Binary
 from pymongo import MongoClient
 
-from tests.conftest import b64
-from tests.image.conftest import Docker, container_name, write_env_file
 from tests.support.cfn_template import Rendered
+from tests.support.cli import b64
+from tests.support.docker import Docker, container_name, write_env_file
 from tests.support.lambda_events import SCHEDULED_EVENT
 from tests.support.servers import Secantus, built_path, free_port
 

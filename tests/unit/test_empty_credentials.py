@@ -12,7 +12,7 @@ import pytest
 from backupnimbus.adapters.env_secrets import Base64EnvSecrets
 from backupnimbus.entrypoints.config import load_config
 from backupnimbus.errors import ConfigInvalidError
-from tests.conftest import b64
+from tests.support.cli import b64
 
 GOOD = {"MONGO_URI": b64("mongodb://db.example.com:27017/app")}
 EMPTY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": " ", "AWS_SESSION_TOKEN": ""}

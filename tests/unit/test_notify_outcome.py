@@ -20,7 +20,7 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.mailer import Email
 from backupnimbus.redaction import Redactor
-from tests.conftest import b64
+from tests.support.cli import b64
 
 KEY = "backups/orders/2025/04/07/orders-20250407T101530Z.archive.gz"
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

@@ -31,7 +31,7 @@ from backupnimbus.errors import BackupNimbusError, DumpFailedError, RestoreFaile
 from backupnimbus.ports.archive_restorer import RestoreOptions
 from backupnimbus.redaction import MASK, Redactor
 from backupnimbus.stop_signal import StopSignal
-from tests.conftest import b64
+from tests.support.cli import b64
 
 # A password with everything that breaks naive parsing: '@' and ':' (userinfo), '"' and '\'
 # (JSON), '&' and '<' (HTML), '/' and '%' (URI escaping).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.terminal import run_on_terminal
 
 UNCONFIGURED: dict[str, str] = {}
