@@ -24,7 +24,6 @@ from backupnimbus.ports.object_store import ObjectStore, Readable
 log = logging.getLogger(__name__)
 
 
-
 @attrs.frozen
 class CheckedArchive:
     """What one pass over an archive's stored bytes found."""
