@@ -1,0 +1,89 @@
+"""What a backup that fails after its upload removes: only the archive this run wrote, and the
+failure the user is told is the run's own, whatever happens while removing it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import attrs
+import pytest
+
+from backupnimbus.adapters.compression import FastCompressor
+from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
+from backupnimbus.domain.keys import archive_key
+from backupnimbus.domain.models import BackupRequest, Compression, SourceInfo
+from backupnimbus.domain.run_backup import BackupSettings, RunBackup
+from backupnimbus.errors import DumpFailedError, ObjectExistsError, StorageFailedError
+from backupnimbus.ports.compressor import NONE
+from backupnimbus.ports.object_store import StoredObject
+
+T0 = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
+OTHER = "sqlite3-database"
+SQLITE = b"SQLite format 3\x00" + bytes(4096)
+
+
+@attrs.define
+class _UndeletableStore(InMemoryObjectStore):
+    """A store whose delete fails with its own error, not a BackupNimbusError: a plugin's store,
+    or a directory on a file system that turned read-only mid-run."""
+
+    def delete(self, *, key: str) -> None:
+        raise PermissionError(13, "Read-only file system", key)
+
+
+def _use_case(store: InMemoryObjectStore, dumps: FakeDumpRunner, *, fmt: str) -> RunBackup:
+    return RunBackup(
+        dumps=dumps,
+        store=store,
+        clock=FakeClock(T0),
+        settings=BackupSettings(
+            prefix="backups/",
+            source=SourceInfo(hosts=()),
+            tool_version="0.1.0",
+            archive_format=fmt,
+        ),
+        compressor=FastCompressor(),
+    )
+
+
+def test_a_cleanup_that_fails_does_not_hide_why_the_manifest_was_not_written() -> None:
+    """The user must read the storage failure that lost the backup, not the cleanup's."""
+    store = _UndeletableStore(fail_put_bytes=1)
+
+    with pytest.raises(StorageFailedError, match="refused the write"):
+        _use_case(store, FakeDumpRunner(), fmt="mongodump-archive").run(
+            request=BackupRequest(name="shop", compression=Compression(NONE))
+        )
+
+
+def test_a_cleanup_that_fails_does_not_hide_a_dump_backends_bad_counts() -> None:
+    store = _UndeletableStore()
+    dumps = FakeDumpRunner(data=SQLITE, counts={"t": -1})
+
+    with pytest.raises(DumpFailedError, match="document count"):
+        _use_case(store, dumps, fmt=OTHER).run(
+            request=BackupRequest(name="shop", compression=Compression(NONE))
+        )
+
+
+@attrs.define
+class _RacedStore(InMemoryObjectStore):
+    """Another run writes the same key after this run's taken-stamp check: the listing still
+    says free, the conditional write then finds the key taken."""
+
+    def list_objects(self, *, prefix: str) -> Iterator[StoredObject]:
+        return iter(())
+
+
+def test_a_run_that_loses_the_race_for_its_key_leaves_the_other_runs_archive() -> None:
+    key = archive_key(prefix="backups/", name="shop", at=T0, compression=NONE, encrypted=False)
+    theirs = b"the other run's archive"
+    store = _RacedStore(objects={key: theirs})
+
+    with pytest.raises(ObjectExistsError):
+        _use_case(store, FakeDumpRunner(data=SQLITE, counts={"t": 1}), fmt=OTHER).run(
+            request=BackupRequest(name="shop", compression=Compression(NONE))
+        )
+
+    assert store.objects == {key: theirs}
