@@ -246,11 +246,19 @@ class RunBackup:
         # failed run must leave nothing at the final key.
         try:
             self.store.delete(key=key)
-        except BackupNimbusError:
-            log.exception("could not delete the archive of a failed backup", extra={"key": key})
+        except Exception as error:
+            # Whatever the store raises (a plugin's own error, a file system gone read-only),
+            # the run's own failure is the one to report: prune removes the orphan later.
+            # Only our own errors' words: another's text may hold anything.
+            said = error.message if isinstance(error, BackupNimbusError) else type(error).__name__
+            log.error(
+                "could not delete the archive of a failed backup",
+                extra={"key": key, "error": said},
+            )
         else:
             log.warning(
-                "deleted the archive: its manifest could not be written", extra={"key": key}
+                "deleted the archive: the run failed before its manifest was written",
+                extra={"key": key},
             )
 
 
