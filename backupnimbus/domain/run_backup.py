@@ -112,7 +112,7 @@ class RunBackup:
             progress=lambda: digest.size if digest else 0,
         ) as check_deadline:
             stop.raise_if_set()
-            dump_version = self.dumps.describe_tool()
+            dump_version = _tool_version(self.dumps.describe_tool())
             log.info("backup started", extra={"key": key, "backup_name": request.name})
             # The order matters: the walk reads what the dump wrote, once; compression comes
             # before encryption, which leaves nothing to compress; the digest is of what is
@@ -131,7 +131,7 @@ class RunBackup:
                         key=key, stream=StoppableReader(digest, stop, check=check_deadline)
                     )
                     uploaded = True
-                    warnings = tuple(dump.warnings())
+                    warnings = _warnings(dump.warnings())
                     # Another format is not walked: its backend says what it holds.
                     summary = walked.summary if isinstance(walked, WalkedStream) else None
                     reported = {} if summary is not None else _counts(dump.namespaces())
@@ -315,6 +315,30 @@ def _counts(reported: Mapping[Any, Any]) -> dict[str, int]:
             details={"reason": "bad namespace counts", "namespaces": bad[:20]},
         )
     return counts
+
+
+def _warnings(reported: Any) -> tuple[str, ...]:
+    """A dump backend's warnings, checked as the manifest will be read back (see `_counts`)."""
+    warnings = tuple(reported)
+    bad = [type(w).__name__ for w in warnings if not isinstance(w, str)]
+    if bad:
+        raise DumpFailedError(
+            f"The dump backend reported {len(bad)} warning(s) that are no text, so nothing was "
+            "stored: " + ", ".join(sorted(set(bad))),
+            details={"reason": "bad warnings", "types": sorted(set(bad))},
+        )
+    return warnings
+
+
+def _tool_version(reported: Any) -> str:
+    """The dump tool's version, for the manifest: text, or the manifest could not be read."""
+    if not isinstance(reported, str):
+        raise DumpFailedError(
+            f"The dump backend gave its tool's version as {type(reported).__name__}, not text, "
+            "so nothing was stored",
+            details={"reason": "bad tool version", "type": type(reported).__name__},
+        )
+    return reported
 
 
 class _NotEmpty:
