@@ -4,7 +4,10 @@ backup that list calls unreadable and that nothing can verify, restore or prune.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import pytest
@@ -68,4 +71,56 @@ def test_a_backend_whose_tool_version_is_no_text_stores_nothing(version: object)
         _run(store, _Runner(data=SQLITE, counts={"t": 1}, version=version))
 
     assert failed.value.exit_code == 1
+    assert store.objects == {}
+
+
+class _BrokenReport:
+    """A dump whose stream ends whole, then whose report `failing` fails with its own error."""
+
+    def __init__(self, dump: Any, failing: str) -> None:
+        self._dump = dump
+        self._failing = failing
+
+    def read(self, size: int, /) -> bytes:
+        data: bytes = self._dump.read(size)
+        return data
+
+    def namespaces(self) -> Any:
+        self._fail("namespaces")
+        return self._dump.namespaces()
+
+    def warnings(self) -> Any:
+        self._fail("warnings")
+        return self._dump.warnings()
+
+    def stop(self) -> None:
+        self._dump.stop()
+
+    def _fail(self, report: str) -> None:
+        if report == self._failing:
+            raise RuntimeError("backend bug, password=hunter2-planted")
+
+
+@attrs.define
+class _FailingReports(FakeDumpRunner):
+    failing: str = "namespaces"
+
+    @contextlib.contextmanager
+    def open_dump(self, *, stop: Any) -> Iterator[Any]:
+        with FakeDumpRunner.open_dump(self, stop=stop) as dump:
+            yield _BrokenReport(dump, self.failing)
+
+
+@pytest.mark.parametrize("failing", ["namespaces", "warnings"])
+def test_a_backend_report_failing_after_the_stream_is_a_dump_failure_without_its_text(
+    failing: str,
+) -> None:
+    """As a read that fails mid-stream: DUMP_ERROR named by the error's type, nothing stored."""
+    store = InMemoryObjectStore()
+
+    with pytest.raises(DumpFailedError) as failed:
+        _run(store, _FailingReports(data=SQLITE, counts={"t": 1}, failing=failing))
+
+    assert "RuntimeError" in failed.value.message
+    assert "hunter2" not in failed.value.message + repr(failed.value.details)
     assert store.objects == {}
