@@ -131,10 +131,15 @@ class RunBackup:
                         key=key, stream=StoppableReader(digest, stop, check=check_deadline)
                     )
                     uploaded = True
-                    warnings = _warnings(dump.warnings())
+                    fmt = self.settings.archive_format
+                    warnings = _warnings(_reported(dump.warnings, "warnings", archive_format=fmt))
                     # Another format is not walked: its backend says what it holds.
                     summary = walked.summary if isinstance(walked, WalkedStream) else None
-                    reported = {} if summary is not None else _counts(dump.namespaces())
+                    reported = (
+                        {}
+                        if summary is not None
+                        else _counts(_reported(dump.namespaces, "namespaces", archive_format=fmt))
+                    )
             except BaseException:
                 # A dump that fails once its stream ended (a backend's own bug, its cleanup)
                 # must not leave an archive no manifest vouches for.
@@ -315,6 +320,21 @@ def _counts(reported: Mapping[Any, Any]) -> dict[str, int]:
             details={"reason": "bad namespace counts", "namespaces": bad[:20]},
         )
     return counts
+
+
+def _reported(report: Callable[[], Any], what: str, *, archive_format: str) -> Any:
+    """What a dump backend reports once its stream ended; its own error (whose text may hold
+    anything of its source) is a DumpFailedError named by its type, as one mid-stream is."""
+    try:
+        return report()
+    except BackupNimbusError:
+        raise
+    except Exception as exc:
+        raise DumpFailedError(
+            f"The dump backend ({archive_format}) failed to report its {what}: "
+            f"{type(exc).__name__}",
+            details={"format": archive_format, "report": what, "error": type(exc).__name__},
+        ) from exc
 
 
 def _warnings(reported: Any) -> tuple[str, ...]:
