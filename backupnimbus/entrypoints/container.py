@@ -178,32 +178,42 @@ def bootstrap(
     container.register(Redactor, instance=redactor)
     container.register(RetryPolicy, instance=retry)
     container.register(Clock, instance=SystemClock())
+    registry = PluginRegistry(container=container)
     builtin_stores = {"s3": lambda c: _s3_store(c, retry), "local": _local_store}
     builtin_mailers = {"ses": lambda c: _ses_mailer(c, redactor, retry), "log": _log_mailer}
-    registry = PluginRegistry(container=container)
-    # Resolved lazily, by DUMP_BACKEND once the plugins are loaded.
-    _singleton(container, DumpRunner, lambda: _dump_runner(config, registry, redactor, retry))
-    # Registered lazily: a command that needs no store never builds one (or fails on one).
-    _singleton(container, _STORE, lambda: _select_store(config, registry, builtin_stores)(config))
-    # The progress bar wraps reads and writes only; locks go to the store itself.
-    _singleton(container, ObjectStore, lambda: _with_progress(container.resolve(_STORE), progress))
-    _singleton(container, OptionalLocking, lambda: _locking(config, container.resolve(_STORE)))
-    _singleton(container, OptionalLocks, lambda: _locks_of(container.resolve(OptionalLocking)))
-    _singleton(container, Mailer, lambda: _select_mailer(config, registry, builtin_mailers)(config))
-    _singleton(container, ArchiveCipher, _cipher, config=config)
-    container.register(StreamCompressor, factory=_compressor, scope=punq.Scope.singleton)
-    _singleton(container, ArchiveRestorer, lambda: _restorer(config, registry, redactor))
+    # The adapters: punq calls each factory with the keyword arguments given here, when the
+    # service is first resolved (so after the plugins are loaded, and never for a command
+    # that does not need it: one that needs no store builds none, or fails on none).
+    once = punq.Scope.singleton
+    # fmt: off
+    container.register(DumpRunner, factory=_dump_runner, scope=once,
+                       config=config, registry=registry, redactor=redactor, retry=retry)
+    container.register(_STORE, factory=_store, scope=once,
+                       config=config, registry=registry, builtin=builtin_stores)
+    container.register(Mailer, factory=_mailer, scope=once,
+                       config=config, registry=registry, builtin=builtin_mailers)
+    container.register(ArchiveCipher, factory=_cipher, scope=once, config=config)
+    container.register(StreamCompressor, factory=_compressor, scope=once)
+    container.register(ArchiveRestorer, factory=_restorer, scope=once,
+                       config=config, registry=registry, redactor=redactor)
     container.register(LocalFiles, factory=_local_files)
-    _singleton(container, ArchiveFormats, lambda: _archive_formats(config, registry))
-    _singleton(container, ScratchTarget, _scratch_target, config=config, redactor=redactor)
-    container.register(BackupSettings, factory=lambda: BackupSettings(
-        prefix=config.backup_prefix,
-        source=config.source_info(),
-        tool_version=__version__,
-        server_side_encryption=_server_side_encryption(config),
-        allow_empty=config.allow_empty_backup,
-        archive_format=_archive_format(config, registry),
-    ))  # fmt: skip
+    container.register(ArchiveFormats, factory=_archive_formats, scope=once,
+                       config=config, registry=registry)
+    container.register(ScratchTarget, factory=_scratch_target, scope=once,
+                       config=config, redactor=redactor)
+    container.register(BackupSettings, factory=_backup_settings, config=config, registry=registry)
+    # Closures, for the services made from another service: punq fills a class's __init__
+    # from the container, but gives a function factory only the arguments registered with it,
+    # so these ask the container themselves, as lazily.
+    # The progress bar wraps reads and writes only; locks go to the store itself.
+    container.register(ObjectStore, scope=once,
+                       factory=lambda: _with_progress(container.resolve(_STORE), progress))
+    container.register(OptionalLocking, scope=once,
+                       factory=lambda: _locking(config, container.resolve(_STORE)))
+    container.register(OptionalLocks, scope=once,
+                       factory=lambda: _locks_of(container.resolve(OptionalLocking)))
+    # fmt: on
+
     # The use cases: punq fills each one's ports by their annotations.
     mail = config.notifications
     container.register(RunBackup)
@@ -219,11 +229,14 @@ def bootstrap(
     container.register(SendMessage)
     container.register(VerifyBackup)
     container.register(RestoreBackup)
-    container.register(RestoreDrill, factory=lambda: _no_drill(config) or container.instantiate(
+    # A closure: the drill restores through a RestoreBackup of its own (its restorer writes to
+    # DRILL_TARGET_URI, a restore's elsewhere), which one registration per type cannot hold.
+    # punq still fills every other port of both by annotation.
+    container.register(RestoreDrill, factory=lambda: container.instantiate(
         RestoreDrill,
-        # Its own restorer: a drill writes to DRILL_TARGET_URI, a restore elsewhere.
-        restore=container.instantiate(RestoreBackup, restorer=archive_restorer
-                                      or _mongorestore(config, redactor, uri=_drill_uri(config))),
+        restore=container.instantiate(
+            RestoreBackup, restorer=_drill_restorer(config, redactor, given=archive_restorer)
+        ),
         mail_on_success=on_success,
         mail_on_failure=on_failure,
         source_hosts=config.source_info().hosts,
@@ -236,11 +249,15 @@ def bootstrap(
     _select_store(config, registry, builtin_stores)
     _select_mailer(config, registry, builtin_mailers)
     _select_dump(config, registry)
+    # Registered after the core's, so they win (punq resolves a key's last registration).
     for port, factory in registry.replacements.items():
         # A store replaced by a plugin is still wrapped (progress) and locked like a built-in.
         key = _STORE if port is ObjectStore else port
-        _singleton(container, key, lambda factory=factory: factory(config))
+        # A closure: a plugin's factory takes the config positionally, and must not have its
+        # own parameters filled by punq (as a class given as the factory would).
+        container.register(key, factory=lambda factory=factory: factory(config), scope=once)
 
+    # Last of all, so they win over both.
     given: dict[Any, object | None] = {
         Clock: clock, DumpRunner: dump_runner, _STORE: store, Mailer: mailer,
         ArchiveRestorer: archive_restorer,
@@ -299,10 +316,6 @@ def _store_name(config: Config) -> str:
     return f"{store['backend']} {store['location']}"
 
 
-def _singleton(container: punq.Container, key: Any, factory: Any, **arguments: Any) -> None:
-    container.register(key, factory=factory, scope=punq.Scope.singleton, **arguments)
-
-
 def _select_store(
     config: Config, registry: PluginRegistry, builtin: dict[str, BackendFactory]
 ) -> BackendFactory:
@@ -317,6 +330,19 @@ def _select_mailer(
     wanted = config.mailer_backend or ("ses" if config.notifications.enabled else "log")
     mailers = {**builtin, **registry.mailer_backends}
     return select_backend("mailer", "MAILER_BACKEND", wanted, mailers)
+
+
+def _store(
+    config: Config, registry: PluginRegistry, builtin: dict[str, BackendFactory]
+) -> ObjectStore:
+    """The store STORAGE_BACKEND names (a built-in or a plugin's), before any wrapping."""
+    store: ObjectStore = _select_store(config, registry, builtin)(config)
+    return store
+
+
+def _mailer(config: Config, registry: PluginRegistry, builtin: dict[str, BackendFactory]) -> Mailer:
+    mailer: Mailer = _select_mailer(config, registry, builtin)(config)
+    return mailer
 
 
 def _select_dump(config: Config, registry: PluginRegistry) -> DumpBackend | None:
@@ -336,6 +362,17 @@ def _dump_runner(
         return _mongodump(config, redactor, retry)
     runner: DumpRunner = backend.dump(config)
     return runner
+
+
+def _backup_settings(config: Config, registry: PluginRegistry) -> BackupSettings:
+    return BackupSettings(
+        prefix=config.backup_prefix,
+        source=config.source_info(),
+        tool_version=__version__,
+        server_side_encryption=_server_side_encryption(config),
+        allow_empty=config.allow_empty_backup,
+        archive_format=_archive_format(config, registry),
+    )
 
 
 def _archive_format(config: Config, registry: PluginRegistry) -> str:
@@ -366,10 +403,13 @@ def _restorer(config: Config, registry: PluginRegistry, redactor: Redactor) -> A
     return restorer
 
 
-def _no_drill(config: Config) -> bool:
-    """Drills restore mongodump archives into scratch MongoDB databases, nothing else.
+def _drill_restorer(
+    config: Config, redactor: Redactor, *, given: ArchiveRestorer | None
+) -> ArchiveRestorer:
+    """Drills restore mongodump archives into scratch MongoDB databases, nothing else: the
+    restorer `given` to bootstrap, or mongorestore into the drill's target.
 
-    Returns: False (a drill is possible); raises UsageInvalidError for a plugin's source."""
+    Raises UsageInvalidError for a plugin's source, or without a drill target."""
     from backupnimbus.errors import UsageInvalidError
 
     if (config.dump_backend or MONGODUMP) != MONGODUMP:
@@ -377,7 +417,7 @@ def _no_drill(config: Config) -> bool:
             [f"restore drills need mongodump archives; DUMP_BACKEND={config.dump_backend} "
              "backups are checked with verify and restore instead"]
         )  # fmt: skip
-    return False
+    return given or _mongorestore(config, redactor, uri=_drill_uri(config))
 
 
 def _mongodump(config: Config, redactor: Redactor, retry: RetryPolicy) -> DumpRunner:
