@@ -8,9 +8,11 @@ exit 1, a failure mail), and the good backup before it survives a retention of o
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -247,9 +249,19 @@ def test_one_backup_per_set_and_second_whatever_the_suffix(
     assert contents(s3, bucket) == before
 
 
-def _mongodumps() -> list[int]:
+def _mongodumps(marker: str) -> list[int]:
+    """The mongodump processes this run started: the machine may run other people's, so each is
+    known by a unique directory on the PATH the run passes to its child."""
     found = subprocess.run(["pgrep", "-x", "mongodump"], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
+    ours = []
+    for pid in found.stdout.split():
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:  # gone since pgrep saw it
+            continue
+        if marker.encode() in environ:
+            ours.append(int(pid))
+    return ours
 
 
 def test_a_dump_stuck_before_its_first_byte_is_stopped_at_the_deadline(
@@ -263,7 +275,8 @@ def test_a_dump_stuck_before_its_first_byte_is_stopped_at_the_deadline(
         "MONGODUMP_NS_INCLUDE": f"{fault_db.dataset('tiny')}.*",
         "TMPDIR": str(tmp_path),
     }
-    before = _mongodumps()
+    marker = str(tmp_path / f"marker-{uuid.uuid4().hex}")
+    env["PATH"] = f"{marker}:{os.environ.get('PATH', '')}"
 
     with fault_db.fail_point(mode="alwaysOn", data=HOLD_LISTING):
         started = time.monotonic()
@@ -271,7 +284,7 @@ def test_a_dump_stuck_before_its_first_byte_is_stopped_at_the_deadline(
         elapsed = time.monotonic() - started
 
     mails = moto_sent(ses_endpoint, "[BackupNimbus] Backup failed: stuck")
-    orphans = sorted(set(_mongodumps()) - set(before))
+    orphans = _mongodumps(marker)
     left_in_tmp = sorted(p.name for p in tmp_path.iterdir())
     MATRIX.record(
         "dump-stuck-before-first-byte",
