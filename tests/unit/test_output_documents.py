@@ -31,7 +31,7 @@ from backupnimbus.domain.prune_backups import DeletedBackup, ExtendedLock, KeptB
 from backupnimbus.domain.restore_backup import RestoreResult
 from backupnimbus.domain.restore_drill import CollectionCheck, DrillResult
 from backupnimbus.domain.retention import RetentionPolicy
-from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport
+from backupnimbus.domain.verify_backup import CheckedArchive, VerificationReport, VerifiedFile
 from backupnimbus.entrypoints import documents
 from backupnimbus.entrypoints.config import Config
 from backupnimbus.ports.compressor import Compression
@@ -306,11 +306,9 @@ def cases() -> dict[str, Any]:
                 checked=CHECKED_OTHER,
             )
         ),
-        "verified_file": {
-            "status": "verified",
-            "file": "/tmp/x.archive",
-            **documents.checked_document(CHECKED_OPLOG),
-        },
+        "verified_file": documents.verified_file_document(
+            VerifiedFile(file="/tmp/x.archive", checked=CHECKED_OPLOG)
+        ),
         "locks": {"lock": documents.lock_document(LOCK), "none": documents.lock_document(None)},
         "prune_real": documents.prune_result_document(prune(dry_run=False, locks=False)),
         "prune_dry_run": documents.prune_result_document(prune(dry_run=True, locks=False)),
