@@ -45,9 +45,9 @@ def verify(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     )
     from backupnimbus.entrypoints.arguments import selected_set
     from backupnimbus.entrypoints.documents import (
-        checked_document,
         store_document,
         verified_document,
+        verified_file_document,
     )
     from backupnimbus.errors import UsageInvalidError
 
@@ -64,7 +64,7 @@ def verify(args: argparse.Namespace, session: Session) -> dict[str, Any]:
         request = VerifyFromKey(key=args.key, name=args.name)
     report = container.resolve(VerifyBackup).run(request=request)
     if isinstance(report, VerifiedFile):
-        return {"status": "verified", "file": report.file, **checked_document(report.checked)}
+        return verified_file_document(report)
     return {
         **verified_document(report),
         **_locks_document(container, report.key),
