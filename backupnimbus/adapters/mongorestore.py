@@ -135,13 +135,14 @@ class MongorestoreRestorer:
 def restore_arguments(*, compressed: bool, options: RestoreOptions) -> list[str]:
     args = ["--gzip"] if compressed else []
     includes = list(options.ns_include)
-    if not includes and options.ns_from is not None:
+    rename = options.rename
+    if not includes and rename is not None:
         # Without it, mongorestore restores every namespace the rename does not match under
         # its own name, the live one: a rename must restore only what it renames.
-        includes = [_source_pattern(options.ns_from)]
+        includes = [_source_pattern(rename.ns_from)]
     args += [f"--nsInclude={pattern}" for pattern in includes]
-    if options.ns_from is not None and options.ns_to is not None:
-        args += [f"--nsFrom={options.ns_from}", f"--nsTo={options.ns_to}"]
+    if rename is not None:
+        args += [f"--nsFrom={rename.ns_from}", f"--nsTo={rename.ns_to}"]
     if options.drop:
         args.append("--drop")
     if options.oplog_replay:

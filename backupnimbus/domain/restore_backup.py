@@ -134,9 +134,9 @@ class RestoreBackup:
 
     def run(self, *, request: RestoreRequest) -> RestoreResult:
         """Raises:
-        UsageInvalidError: the options contradict each other, the oplog replay asked for
-            has no oplog to replay, or the local file cannot be opened, or is to be restored
-            while the configured dump backend restores another format than mongodump archives.
+        UsageInvalidError: the oplog replay asked for has no oplog to replay, or the local
+            file cannot be opened, or is to be restored while the configured dump backend
+            restores another format than mongodump archives.
         ConfigInvalidError: the backup is of another format than the configured dump
             backend's (the message says which DUMP_BACKEND restores it).
         BackupNotFoundError: no archive at the key, or no complete backup of the set.
@@ -146,7 +146,6 @@ class RestoreBackup:
         RestoreFailedError: the restore tool failed, or the target refused documents.
         StorageFailedError: reading the archive failed.
         """
-        _check(request.options)
         match request:
             case RestoreFromFile(path=path):
                 self._refuse_file_of_other_format(path)
@@ -341,25 +340,6 @@ def _refuse_encryption_mismatch(reader: _VerifyingReader, *, key: str, manifest:
 
 def _consequence(options: RestoreOptions) -> str:
     return "Nothing was written (dry run)." if options.dry_run else _STOPPED
-
-
-def _check(options: RestoreOptions) -> None:
-    problems = []
-    if (options.ns_from is None) != (options.ns_to is None):
-        problems.append("--ns-from and --ns-to must be given together")
-    if options.oplog_replay and (options.ns_from is not None or options.ns_to is not None):
-        # As mongorestore refuses it: the oplog's entries name the original namespaces.
-        problems.append(
-            "--oplog-replay cannot be combined with --ns-from/--ns-to: the oplog's entries "
-            "write to the original namespaces, which a rename would leave out of step"
-        )
-    if options.oplog_replay and options.ns_include:
-        problems.append(
-            "--oplog-replay cannot be combined with --ns-include: the oplog replays writes to "
-            "every namespace, so it restores the whole backup"
-        )
-    if problems:
-        raise UsageInvalidError(problems)
 
 
 def _has_oplog(manifest: Manifest) -> bool:

@@ -32,7 +32,7 @@ from backupnimbus.errors import (
     NotificationFailedError,
     UsageInvalidError,
 )
-from backupnimbus.ports.archive_restorer import RestoreOptions
+from backupnimbus.ports.archive_restorer import NamespaceRename, RestoreOptions
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.mailer import Email, Mailer
 from backupnimbus.ports.object_store import ObjectStore
@@ -383,8 +383,7 @@ class _Checks:
     def options(self, prefix: str) -> RestoreOptions:
         return RestoreOptions(
             ns_include=tuple(f"{_escape(db)}.*" for db in self.databases),
-            ns_from="$db$.$coll$",
-            ns_to=f"{_escape(prefix)}$db$.$coll$",
+            rename=NamespaceRename(ns_from="$db$.$coll$", ns_to=f"{_escape(prefix)}$db$.$coll$"),
         )
 
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """How far ahead of the clock a given timestamp may be: clock skew, not a date in the future."""
 _OPLOG = ".oplog"
+NOTHING_STORED = "nothing was stored"
+"""What the error of a failed run says of the store; reworded when its archive could not be
+deleted."""
 
 
 @attrs.frozen
@@ -112,7 +116,10 @@ class RunBackup:
             progress=lambda: digest.size if digest else 0,
         ) as check_deadline:
             stop.raise_if_set()
-            dump_version = _tool_version(self.dumps.describe_tool())
+            fmt = self.settings.archive_format
+            dump_version = _tool_version(
+                _reported(self.dumps.describe_tool, "tool's version", archive_format=fmt)
+            )
             log.info("backup started", extra={"key": key, "backup_name": request.name})
             # The order matters: the walk reads what the dump wrote, once; compression comes
             # before encryption, which leaves nothing to compress; the digest is of what is
@@ -120,7 +127,7 @@ class RunBackup:
             uploaded = False
             try:
                 with (
-                    self.dumps.open_dump(stop=stop) as dump,
+                    _BackendDump(self.dumps, stop=stop, archive_format=fmt) as dump,
                     _stopping(stop, dump),
                     self._checked(dump) as walked,
                     self.compressor.compressing(walked, compression=request.compression) as packed,
@@ -131,7 +138,6 @@ class RunBackup:
                         key=key, stream=StoppableReader(digest, stop, check=check_deadline)
                     )
                     uploaded = True
-                    fmt = self.settings.archive_format
                     warnings = _warnings(_reported(dump.warnings, "warnings", archive_format=fmt))
                     # Another format is not walked: its backend says what it holds.
                     summary = walked.summary if isinstance(walked, WalkedStream) else None
@@ -140,11 +146,11 @@ class RunBackup:
                         if summary is not None
                         else _counts(_reported(dump.namespaces, "namespaces", archive_format=fmt))
                     )
-            except BaseException:
+            except BaseException as failure:
                 # A dump that fails once its stream ended (a backend's own bug, its cleanup)
                 # must not leave an archive no manifest vouches for.
                 if uploaded:
-                    self._forget_archive(key)
+                    self._forget_archive(key, failure)
                 raise
         lock = self._lock_archive(key)
         manifest = Manifest(
@@ -181,8 +187,8 @@ class RunBackup:
                 )
             else:
                 self.store.put_bytes(key=manifest_at, data=encode_manifest(manifest))
-        except BaseException:
-            self._forget_archive(key)
+        except BaseException as failure:
+            self._forget_archive(key, failure)
             raise
         if warnings:
             log.warning(
@@ -209,8 +215,8 @@ class RunBackup:
                     f"The store did not keep the lock of {key}",
                     details={"key": key, "reason": "lock not applied"},
                 )
-        except BaseException:
-            self._forget_archive(key)
+        except BaseException as failure:
+            self._forget_archive(key, failure)
             raise
         return lock
 
@@ -246,7 +252,9 @@ class RunBackup:
             return self.cipher.encrypting(dump)
         return contextlib.nullcontext(dump)
 
-    def _forget_archive(self, key: str) -> None:
+    def _forget_archive(self, key: str, failure: BaseException) -> None:
+        """Deletes the archive of a run that fails with `failure`; when that fails too, says
+        so in `failure`, which stays the error reported."""
         # Without its manifest the archive would pass for a backup nobody can vouch for, and a
         # failed run must leave nothing at the final key.
         try:
@@ -260,11 +268,25 @@ class RunBackup:
                 "could not delete the archive of a failed backup",
                 extra={"key": key, "error": said},
             )
+            if isinstance(failure, BackupNimbusError):
+                _archive_left(failure, key=key)
         else:
             log.warning(
                 "deleted the archive: the run failed before its manifest was written",
                 extra={"key": key},
             )
+
+
+def _archive_left(error: BackupNimbusError, *, key: str) -> None:
+    """Rewords a failed run's error whose archive could not be deleted: the archive is still in
+    the store, so the error must not say that nothing was stored."""
+    said = error.message.replace(NOTHING_STORED, "no backup was stored")
+    error.message = (
+        f"{said}. The run's archive may remain at {key} (deleting it failed): with no "
+        "manifest it is an incomplete backup, which a later prune removes"
+    )
+    error.args = (error.message,)
+    error.details["archive_left"] = key
 
 
 def _checked_timestamp(timestamp: datetime | None, *, now: datetime) -> datetime:
@@ -316,7 +338,7 @@ def _counts(reported: Mapping[Any, Any]) -> dict[str, int]:
     if bad:
         raise DumpFailedError(
             f"The dump backend reported {len(bad)} namespace(s) without a document count "
-            "(a whole number of 0 or more), so nothing was stored: " + ", ".join(bad[:5]),
+            f"(a whole number of 0 or more), so {NOTHING_STORED}: " + ", ".join(bad[:5]),
             details={"reason": "bad namespace counts", "namespaces": bad[:20]},
         )
     return counts
@@ -343,8 +365,8 @@ def _warnings(reported: Any) -> tuple[str, ...]:
     bad = [type(w).__name__ for w in warnings if not isinstance(w, str)]
     if bad:
         raise DumpFailedError(
-            f"The dump backend reported {len(bad)} warning(s) that are no text, so nothing was "
-            "stored: " + ", ".join(sorted(set(bad))),
+            f"The dump backend reported {len(bad)} warning(s) that are no text, so "
+            f"{NOTHING_STORED}: " + ", ".join(sorted(set(bad))),
             details={"reason": "bad warnings", "types": sorted(set(bad))},
         )
     return warnings
@@ -396,6 +418,57 @@ class _NotEmpty:
                 details={"reason": "empty stream", "format": self._format},
             )
         return chunk
+
+
+class _BackendDump:
+    """A dump backend's `open_dump`, whose own error on the way in or out (not a
+    BackupNimbusError: its text may hold anything of its source) is a DumpFailedError named by
+    its type, as one mid-stream is."""
+
+    def __init__(self, runner: DumpRunner, *, stop: StopSignal, archive_format: str) -> None:
+        self._runner = runner
+        self._stop = stop
+        self._format = archive_format
+        self._opened: contextlib.AbstractContextManager[Dump] | None = None
+
+    def __enter__(self) -> Dump:
+        try:
+            self._opened = self._runner.open_dump(stop=self._stop)
+            return self._opened.__enter__()
+        except BackupNimbusError:
+            raise
+        except Exception as exc:
+            raise self._failed("start", exc) from exc
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        assert self._opened is not None, "entered"
+        try:
+            return self._opened.__exit__(exc_type, exc, traceback)
+        except BackupNimbusError:
+            raise
+        except Exception as raised:
+            if raised is exc:
+                raise  # the run's own failure, passed through
+            if exc is not None:
+                # The run had already failed: that failure is the one to report.
+                log.error(
+                    "the dump backend failed while ending a failed dump",
+                    extra={"format": self._format, "error": type(raised).__name__},
+                )
+                return False
+            raise self._failed("end", raised) from raised
+
+    def _failed(self, phase: str, exc: Exception) -> DumpFailedError:
+        return DumpFailedError(
+            f"The dump backend ({self._format}) failed to {phase} its dump, so "
+            f"{NOTHING_STORED}: {type(exc).__name__}",
+            details={"format": self._format, "phase": phase, "error": type(exc).__name__},
+        )
 
 
 @contextlib.contextmanager

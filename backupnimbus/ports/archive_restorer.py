@@ -5,19 +5,30 @@ from typing import Protocol
 
 import attrs
 
+from backupnimbus.errors import UsageInvalidError
 from backupnimbus.ports.object_store import Readable
 
 
 @attrs.frozen
+class NamespaceRename:
+    """Restore source namespaces matching `ns_from` under the names `ns_to` makes of them
+    (mongorestore's --nsFrom/--nsTo patterns: `*` or `$var$`); the two only go together."""
+
+    ns_from: str
+    ns_to: str
+
+
+@attrs.frozen
 class RestoreOptions:
+    """Raises UsageInvalidError (listing every problem) when `oplog_replay` is asked for with
+    `ns_include` or `rename`: such options cannot be built."""
+
     ns_include: tuple[str, ...] = ()
     """Namespace patterns to restore ('db.*', 'db.coll'); empty means everything, or with
-    `ns_from`, what `ns_from` matches."""
-    ns_from: str | None = None
-    """Rename source namespaces matching this pattern (and, unless `ns_include` says
-    otherwise, restore only those)..."""
-    ns_to: str | None = None
-    """...into this one; given together with `ns_from`."""
+    `rename`, what its `ns_from` matches."""
+    rename: NamespaceRename | None = None
+    """Rename what its `ns_from` matches (and, unless `ns_include` says otherwise, restore
+    only that)."""
     drop: bool = False
     """Drop each target collection before restoring it."""
     dry_run: bool = False
@@ -25,6 +36,22 @@ class RestoreOptions:
     oplog_replay: bool = False
     """Replay the archive's oplog section after the collections (a `mongodump --oplog`
     backup), so the data ends consistent to its last entry. Not with renames or includes."""
+
+    def __attrs_post_init__(self) -> None:
+        problems = []
+        if self.oplog_replay and self.rename is not None:
+            # As mongorestore refuses it: the oplog's entries name the original namespaces.
+            problems.append(
+                "--oplog-replay cannot be combined with --ns-from/--ns-to: the oplog's entries "
+                "write to the original namespaces, which a rename would leave out of step"
+            )
+        if self.oplog_replay and self.ns_include:
+            problems.append(
+                "--oplog-replay cannot be combined with --ns-include: the oplog replays writes "
+                "to every namespace, so it restores the whole backup"
+            )
+        if problems:
+            raise UsageInvalidError(problems)
 
 
 @attrs.frozen

@@ -52,7 +52,7 @@ def event_case(id: str, event: Any, complaint: str | tuple[str, ...]) -> Case:
     return Case(id, "event", event, complaint)
 
 
-def cli_case(id: str, args: list[str], complaint: str) -> Case:
+def cli_case(id: str, args: list[str], complaint: str | tuple[str, ...]) -> Case:
     return Case(id, "cli", args, complaint)
 
 
@@ -275,6 +275,25 @@ CASES = [
         "cli-restore-half-rename",
         ["restore", "--latest", "--ns-from", "a.*", "--target-uri", "mongodb://127.0.0.1:1/"],
         "--ns-from and --ns-to must be given together",
+    ),
+    cli_case(
+        "cli-restore-replay-half-rename-include",
+        [
+            "restore",
+            "--latest",
+            "--oplog-replay",
+            "--ns-to",
+            "b.*",
+            "--ns-include",
+            "a.*",
+            "--target-uri",
+            "mongodb://127.0.0.1:1/",
+        ],
+        (
+            "--ns-from and --ns-to must be given together",
+            "--oplog-replay cannot be combined with --ns-from/--ns-to",
+            "--oplog-replay cannot be combined with --ns-include",
+        ),
     ),
     cli_case(
         "cli-prune-negative",

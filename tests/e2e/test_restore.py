@@ -23,7 +23,7 @@ from backupnimbus.adapters.mongorestore import MongorestoreRestorer
 from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromFile, RestoreFromKey
 from backupnimbus.errors import StorageFailedError, VerificationFailedError
-from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
+from backupnimbus.ports.archive_restorer import NamespaceRename, RestoreOptions, RestoreReport
 from backupnimbus.ports.object_store import Readable
 from backupnimbus.redaction import Redactor
 from tests.support.bson_corpus import index_specs, raw_documents, seed_every_type
@@ -405,7 +405,9 @@ def test_a_broken_source_stream_stops_mongorestore(
         restorer=restorer,
         files=_BreaksOnItsSecondRead(MULTI_DB.read_bytes(), limit=1_100_000),
     )
-    options = RestoreOptions(ns_from="shop.*", ns_to=f"{database}.*", ns_include=("shop.*",))
+    options = RestoreOptions(
+        rename=NamespaceRename(ns_from="shop.*", ns_to=f"{database}.*"), ns_include=("shop.*",)
+    )
 
     with pytest.raises(StorageFailedError, match="failed after 1100000 bytes"):
         use_case.run(request=RestoreFromFile(path="x", options=options))
@@ -473,7 +475,9 @@ def test_a_rename_restores_only_what_its_source_pattern_matches(
 ) -> None:
     from backupnimbus.adapters.mongorestore import restore_arguments
 
-    options = RestoreOptions(ns_include=includes, ns_from=ns_from, ns_to="copy.*")
+    options = RestoreOptions(
+        ns_include=includes, rename=NamespaceRename(ns_from=ns_from, ns_to="copy.*")
+    )
 
     args = restore_arguments(compressed=False, options=options)
 

@@ -5,6 +5,7 @@ backup that list calls unreadable and that nothing can verify, restore or prune.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObje
 from backupnimbus.domain.list_backups import ListBackups
 from backupnimbus.domain.models import BackupRequest, Compression, SourceInfo
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
-from backupnimbus.errors import DumpFailedError
+from backupnimbus.errors import DumpFailedError, StorageFailedError
 from backupnimbus.ports.compressor import NONE
 
 T0 = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
@@ -123,4 +124,81 @@ def test_a_backend_report_failing_after_the_stream_is_a_dump_failure_without_its
 
     assert "RuntimeError" in failed.value.message
     assert "hunter2" not in failed.value.message + repr(failed.value.details)
+    assert store.objects == {}
+
+
+PLANTED = "hunter2-planted"
+
+
+class _BackendBug(Exception):
+    """A dump backend's own error, whose text holds what it should not."""
+
+    def __init__(self) -> None:
+        super().__init__(f"cannot reach sqlite://admin:{PLANTED}@db/shop")
+
+
+@attrs.define
+class _FailingBackend(FakeDumpRunner):
+    """A dump backend failing with its own error at `failing`: describing its tool, starting
+    its dump (entering open_dump), or ending it (leaving open_dump, whatever happened inside)."""
+
+    failing: str = "describe"
+
+    def describe_tool(self) -> str:
+        if self.failing == "describe":
+            raise _BackendBug()
+        return "sqlite 3.45"
+
+    @contextlib.contextmanager
+    def open_dump(self, *, stop: Any) -> Iterator[Any]:
+        if self.failing == "start":
+            raise _BackendBug()
+        try:
+            with FakeDumpRunner.open_dump(self, stop=stop) as dump:
+                yield dump
+        finally:
+            if self.failing == "end":
+                raise _BackendBug()
+
+
+@pytest.mark.parametrize("failing", ["describe", "start", "end"])
+def test_a_backend_failing_with_its_own_error_around_its_dump_is_a_dump_failure_without_its_text(
+    failing: str,
+) -> None:
+    """As a read that fails mid-stream: DUMP_ERROR named by the error's type, nothing stored
+    (the archive a dump that fails only on its way out already uploaded is removed)."""
+    store = InMemoryObjectStore()
+    dumps = _FailingBackend(data=SQLITE, counts={"t": 1}, failing=failing)
+
+    with pytest.raises(DumpFailedError) as failed:
+        _run(store, dumps)
+
+    document = json.dumps(failed.value.to_document())
+    assert failed.value.code == "DUMP_ERROR"
+    assert failed.value.exit_code == 1
+    assert "_BackendBug" in failed.value.message
+    assert PLANTED not in document
+    assert "admin" not in document
+    assert store.objects == {}
+    assert dumps.closed == (1 if failing == "end" else 0), "a dump started is ended"
+
+
+@attrs.define
+class _FailingWrites(InMemoryObjectStore):
+    """A store whose streamed write fails with a StorageFailedError after the first chunk."""
+
+    def put_stream(self, *, key: str, stream: Any) -> None:
+        stream.read(1024)
+        raise StorageFailedError("fake store lost the connection", details={"key": key})
+
+
+def test_a_backend_failing_on_its_way_out_of_a_failed_run_does_not_hide_why_the_run_failed() -> (
+    None
+):
+    store = _FailingWrites()
+
+    with pytest.raises(StorageFailedError, match="lost the connection") as failed:
+        _run(store, _FailingBackend(data=SQLITE, counts={"t": 1}, failing="end"))
+
+    assert PLANTED not in json.dumps(failed.value.to_document())
     assert store.objects == {}

@@ -14,7 +14,12 @@ from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObje
 from backupnimbus.domain.keys import archive_key
 from backupnimbus.domain.models import BackupRequest, Compression, SourceInfo
 from backupnimbus.domain.run_backup import BackupSettings, RunBackup
-from backupnimbus.errors import DumpFailedError, ObjectExistsError, StorageFailedError
+from backupnimbus.errors import (
+    BackupNimbusError,
+    DumpFailedError,
+    ObjectExistsError,
+    StorageFailedError,
+)
 from backupnimbus.ports.compressor import NONE
 from backupnimbus.ports.object_store import StoredObject
 
@@ -65,6 +70,33 @@ def test_a_cleanup_that_fails_does_not_hide_a_dump_backends_bad_counts() -> None
         _use_case(store, dumps, fmt=OTHER).run(
             request=BackupRequest(name="shop", compression=Compression(NONE))
         )
+
+
+@pytest.mark.parametrize(
+    ("store", "dumps", "cause"),
+    [
+        (_UndeletableStore(), FakeDumpRunner(data=SQLITE, counts={"t": -1}), "document count"),
+        (_UndeletableStore(), FakeDumpRunner(data=SQLITE, warnings=(3,)), "no text"),  # type: ignore[arg-type]
+        (_UndeletableStore(fail_put_bytes=1), FakeDumpRunner(data=SQLITE), "refused the write"),
+    ],
+    ids=["bad-counts", "bad-warnings", "manifest-write"],
+)
+def test_a_cleanup_that_fails_says_the_archive_may_remain_and_that_prune_removes_it(
+    store: _UndeletableStore, dumps: FakeDumpRunner, cause: str
+) -> None:
+    """The archive is still in the store: the error must not say that nothing was stored."""
+    with pytest.raises(BackupNimbusError) as failed:
+        _use_case(store, dumps, fmt=OTHER).run(
+            request=BackupRequest(name="shop", compression=Compression(NONE))
+        )
+
+    (key,) = store.objects
+    message = failed.value.message
+    assert cause in message
+    assert "nothing was stored" not in message
+    assert f"may remain at {key}" in message
+    assert "prune" in message
+    assert failed.value.details["archive_left"] == key
 
 
 @attrs.define

@@ -8,6 +8,7 @@ import hashlib
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyrage import x25519
@@ -34,7 +35,7 @@ from backupnimbus.errors import (
     UsageInvalidError,
     VerificationFailedError,
 )
-from backupnimbus.ports.archive_restorer import RestoreOptions
+from backupnimbus.ports.archive_restorer import NamespaceRename, RestoreOptions
 from backupnimbus.ports.cipher import ArchiveCipher
 from backupnimbus.ports.compressor import GZIP, NONE
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
@@ -299,33 +300,54 @@ def test_age_bytes_beside_a_manifest_saying_plain_are_refused_before_the_restore
 
 
 @pytest.mark.parametrize(
-    ("options", "complaint"),
+    ("selection", "complaint"),
     [
-        (RestoreOptions(ns_from="a.*"), "--ns-from and --ns-to must be given together"),
-        (RestoreOptions(oplog_replay=True, ns_include=("a.*",)), "--ns-include"),
-        (RestoreOptions(oplog_replay=True, ns_from="a.*", ns_to="b.*"), "--ns-from/--ns-to"),
+        ({"ns_include": ("a.*",)}, "--oplog-replay cannot be combined with --ns-include"),
+        (
+            {"rename": NamespaceRename(ns_from="a.*", ns_to="b.*")},
+            "--oplog-replay cannot be combined with --ns-from/--ns-to",
+        ),
     ],
-    ids=["half-rename", "replay-include", "replay-rename"],
+    ids=["replay-include", "replay-rename"],
 )
-@pytest.mark.parametrize("kind", ["key", "latest", "file"])
-def test_contradicting_options_are_refused_before_any_archive_is_opened(
-    options: RestoreOptions, complaint: str, kind: str
+def test_an_oplog_replay_of_only_some_namespaces_cannot_be_asked_for(
+    selection: dict[str, Any], complaint: str
 ) -> None:
+    with pytest.raises(UsageInvalidError, match=complaint) as caught:
+        RestoreOptions(oplog_replay=True, **selection)
+
+    assert caught.value.exit_code == 2
+
+
+def test_an_oplog_replay_with_includes_and_a_rename_names_both_problems_at_once() -> None:
+    with pytest.raises(UsageInvalidError) as caught:
+        RestoreOptions(
+            oplog_replay=True,
+            ns_include=("a.*",),
+            rename=NamespaceRename(ns_from="a.*", ns_to="b.*"),
+        )
+
+    assert len(caught.value.problems) == 2
+
+
+@pytest.mark.parametrize("kind", ["key", "latest", "file"])
+def test_includes_and_a_rename_reach_the_restorer_as_given(kind: str) -> None:
     store = InMemoryObjectStore()
     key = _store_backup(store, "shop", T0, USERS)
     files = InMemoryFiles({PATH: USERS})
     use_case, restorer = _use_case(store, files)
+    options = RestoreOptions(
+        ns_include=("shop.*",), rename=NamespaceRename(ns_from="shop.*", ns_to="copy.*")
+    )
     request: RestoreRequest = {
         "key": RestoreFromKey(key=key, options=options),
         "latest": RestoreLatest(name="shop", options=options),
         "file": RestoreFromFile(path=PATH, options=options),
     }[kind]
 
-    with pytest.raises(UsageInvalidError, match=complaint):
-        use_case.run(request=request)
+    use_case.run(request=request)
 
-    assert files.opened == []
-    assert restorer.calls == []
+    assert restorer.calls == [options]
 
 
 # -- a backup or a file of another format than the configured dump backend's -------------------

@@ -7,6 +7,7 @@ from backupnimbus.entrypoints.arguments import add_set_selection
 
 if TYPE_CHECKING:
     from backupnimbus.entrypoints.bootstrap import Session
+    from backupnimbus.ports.archive_restorer import RestoreOptions
 
 _URI_SCHEMES = ("mongodb://", "mongodb+srv://")
 
@@ -60,7 +61,6 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     from backupnimbus.entrypoints.documents import store_document
     from backupnimbus.entrypoints.plugins import MONGODUMP
     from backupnimbus.errors import UsageInvalidError
-    from backupnimbus.ports.archive_restorer import RestoreOptions
 
     # The target URI is part of the configuration, so its password is one of the secrets the
     # logs and the output mask.
@@ -82,14 +82,7 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
             ["no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
              "(keeps the password out of `ps`) or give --target-uri URI"]
         )  # fmt: skip
-    options = RestoreOptions(
-        ns_include=tuple(args.ns_include),
-        ns_from=args.ns_from,
-        ns_to=args.ns_to,
-        drop=args.drop,
-        dry_run=args.dry_run,
-        oplog_replay=args.oplog_replay,
-    )
+    options = _options(args)
     request: RestoreRequest
     if args.file is not None:
         request = RestoreFromFile(path=args.file, options=options)
@@ -101,6 +94,32 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     if args.file is not None:
         return document
     return {**document, "store": store_document(config)}
+
+
+def _options(args: argparse.Namespace) -> RestoreOptions:
+    """Raises UsageInvalidError listing every flag combination that cannot be restored."""
+    from backupnimbus.errors import UsageInvalidError
+    from backupnimbus.ports.archive_restorer import NamespaceRename, RestoreOptions
+
+    problems = []
+    if (args.ns_from is None) != (args.ns_to is None):
+        problems.append("--ns-from and --ns-to must be given together")
+    # Half a rename still counts as one for the other checks, so every problem is listed now.
+    asked = args.ns_from is not None or args.ns_to is not None
+    rename = NamespaceRename(ns_from=args.ns_from or "", ns_to=args.ns_to or "") if asked else None
+    try:
+        options = RestoreOptions(
+            ns_include=tuple(args.ns_include),
+            rename=rename,
+            drop=args.drop,
+            dry_run=args.dry_run,
+            oplog_replay=args.oplog_replay,
+        )
+    except UsageInvalidError as contradiction:
+        problems += contradiction.problems
+    if problems:
+        raise UsageInvalidError(problems)
+    return options
 
 
 def _oplog_lines(document: dict[str, Any]) -> list[str]:

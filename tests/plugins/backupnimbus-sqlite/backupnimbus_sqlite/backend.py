@@ -129,7 +129,7 @@ class SqliteRestorer:
         return cls(Path(_setting("SQLITE_RESTORE_PATH")))
 
     def restore(self, *, stream: Any, compressed: bool, options: RestoreOptions) -> RestoreReport:
-        if options.ns_include or options.ns_from or options.ns_to or options.oplog_replay:
+        if options.ns_include or options.rename or options.oplog_replay:
             raise UsageInvalidError(
                 ["a SQLite backup is restored whole: --ns-include, --ns-from/--ns-to and "
                  "--oplog-replay do not apply"]
