@@ -4,6 +4,7 @@ exactly one JSON document and nothing else; without it, the usage and the error 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,3 +103,19 @@ def test_help_with_json_is_one_document_too() -> None:
     document = only_document(completed.stdout)
     assert document["help"].startswith("usage: backupnimbus prune")
     assert "--keep-daily" in document["help"]
+
+
+def test_a_restore_with_no_target_and_contradicting_flags_names_every_problem_at_once(
+    tmp_path: Path,
+) -> None:
+    env = {"STORAGE_BACKEND": "local", "LOCAL_BACKUP_DIR": str(tmp_path)}
+
+    completed = run_cli(
+        ["restore", "--latest", "--oplog-replay", "--ns-include", "a.*", "--json"], env
+    )
+
+    assert completed.returncode == 2, completed.stderr
+    problems = " | ".join(only_document(completed.stdout)["error"]["details"]["problems"])
+    assert "no restore target" in problems
+    assert "--oplog-replay" in problems, problems
+    assert "--ns-include" in problems, problems

@@ -67,22 +67,29 @@ def restore(args: argparse.Namespace, session: Session) -> dict[str, Any]:
     config, container = session.start(
         require_mongo=False, require_store=args.file is None, restore_target_uri=args.target_uri
     )
-    # A plugin's database source restores where its own settings say.
+    # A plugin's database source restores where its own settings say. Every problem of the
+    # target and of the flags is named at once, so that one fix is enough.
     plugin = config.dump_backend not in (None, MONGODUMP)
+    problems: list[str] = []
     if args.target_uri is not None and plugin:
-        raise UsageInvalidError(
-            [f"--target-uri names a MongoDB deployment for mongorestore, but DUMP_BACKEND="
-             f"{config.dump_backend} restores where its own settings say: drop --target-uri "
-             "(or unset DUMP_BACKEND to restore a mongodump backup)"]
-        )  # fmt: skip
-    if args.target_uri is not None and not args.target_uri.startswith(_URI_SCHEMES):
-        raise UsageInvalidError(["--target-uri must start with mongodb:// or mongodb+srv://"])
-    if config.restore_target_uri is None and not plugin:
-        raise UsageInvalidError(
-            ["no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
-             "(keeps the password out of `ps`) or give --target-uri URI"]
-        )  # fmt: skip
-    options = _options(args)
+        problems.append(
+            f"--target-uri names a MongoDB deployment for mongorestore, but DUMP_BACKEND="
+            f"{config.dump_backend} restores where its own settings say: drop --target-uri "
+            "(or unset DUMP_BACKEND to restore a mongodump backup)"
+        )
+    elif args.target_uri is not None and not args.target_uri.startswith(_URI_SCHEMES):
+        problems.append("--target-uri must start with mongodb:// or mongodb+srv://")
+    elif config.restore_target_uri is None and not plugin:
+        problems.append(
+            "no restore target: set RESTORE_TARGET_URI to the base64-encoded mongodb:// URI "
+            "(keeps the password out of `ps`) or give --target-uri URI"
+        )
+    try:
+        options = _options(args)
+    except UsageInvalidError as flags:
+        raise UsageInvalidError([*problems, *flags.problems]) from None
+    if problems:
+        raise UsageInvalidError(problems)
     request: RestoreRequest
     if args.file is not None:
         request = RestoreFromFile(path=args.file, options=options)
