@@ -7,23 +7,17 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import pytest
 
-from backupnimbus.adapters.compression import FastCompressor
-from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
+from backupnimbus.adapters.memory import FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.domain.list_backups import ListBackups
-from backupnimbus.domain.models import BackupRequest, Compression, SourceInfo
-from backupnimbus.domain.run_backup import BackupSettings, RunBackup
+from backupnimbus.domain.models import BackupRequest, Compression
 from backupnimbus.errors import DumpFailedError, StorageFailedError
 from backupnimbus.ports.compressor import NONE
-
-T0 = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
-OTHER = "sqlite3-database"
-SQLITE = b"SQLite format 3\x00" + bytes(4096)
+from tests.support.dump_backends import SQLITE, backend_backup
 
 
 @attrs.define
@@ -35,18 +29,9 @@ class _Runner(FakeDumpRunner):
 
 
 def _run(store: InMemoryObjectStore, dumps: FakeDumpRunner) -> None:
-    RunBackup(
-        dumps=dumps,
-        store=store,
-        clock=FakeClock(T0),
-        settings=BackupSettings(
-            prefix="backups/",
-            source=SourceInfo(hosts=()),
-            tool_version="0.1.0",
-            archive_format=OTHER,
-        ),
-        compressor=FastCompressor(),
-    ).run(request=BackupRequest(name="shop", compression=Compression(NONE)))
+    backend_backup(dumps=dumps, store=store).run(
+        request=BackupRequest(name="shop", compression=Compression(NONE))
+    )
 
 
 @pytest.mark.parametrize("warnings", [(1,), (None,)], ids=["number", "null"])

@@ -4,16 +4,14 @@ failure the user is told is the run's own, whatever happens while removing it.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import attrs
 import pytest
 
-from backupnimbus.adapters.compression import FastCompressor
-from backupnimbus.adapters.memory import FakeClock, FakeDumpRunner, InMemoryObjectStore
+from backupnimbus.adapters.memory import FakeDumpRunner, InMemoryObjectStore
 from backupnimbus.domain.keys import archive_key
-from backupnimbus.domain.models import BackupRequest, Compression, SourceInfo
-from backupnimbus.domain.run_backup import BackupSettings, RunBackup
+from backupnimbus.domain.models import BackupRequest, Compression
+from backupnimbus.domain.run_backup import RunBackup
 from backupnimbus.errors import (
     BackupNimbusError,
     DumpFailedError,
@@ -22,10 +20,7 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.compressor import NONE
 from backupnimbus.ports.object_store import StoredObject
-
-T0 = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
-OTHER = "sqlite3-database"
-SQLITE = b"SQLite format 3\x00" + bytes(4096)
+from tests.support.dump_backends import OTHER, SQLITE, T0, backend_backup
 
 
 @attrs.define
@@ -38,18 +33,7 @@ class _UndeletableStore(InMemoryObjectStore):
 
 
 def _use_case(store: InMemoryObjectStore, dumps: FakeDumpRunner, *, fmt: str) -> RunBackup:
-    return RunBackup(
-        dumps=dumps,
-        store=store,
-        clock=FakeClock(T0),
-        settings=BackupSettings(
-            prefix="backups/",
-            source=SourceInfo(hosts=()),
-            tool_version="0.1.0",
-            archive_format=fmt,
-        ),
-        compressor=FastCompressor(),
-    )
+    return backend_backup(dumps=dumps, store=store, archive_format=fmt)
 
 
 def test_a_cleanup_that_fails_does_not_hide_why_the_manifest_was_not_written() -> None:

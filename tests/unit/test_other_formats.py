@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,15 @@ from backupnimbus.adapters.age_cipher import AgeCipher
 from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.local_store import LocalDirectoryStore
 from backupnimbus.adapters.memory import (
-    FakeClock,
     FakeDumpRunner,
     InMemoryFiles,
     InMemoryObjectStore,
     RecordingRestorer,
 )
 from backupnimbus.domain.archive_formats import ArchiveFormats
-from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.list_backups import ListBackups
-from backupnimbus.domain.manifest_codec import encode_manifest
-from backupnimbus.domain.models import BackupRequest, Compression, Manifest, SourceInfo
+from backupnimbus.domain.models import BackupRequest, Compression, SourceInfo
 from backupnimbus.domain.restore_backup import RestoreBackup, RestoreFromKey, RestoreLatest
-from backupnimbus.domain.run_backup import BackupSettings, RunBackup
 from backupnimbus.domain.verify_backup import VerifyBackup, VerifyFromKey
 from backupnimbus.errors import (
     BackupNimbusError,
@@ -39,29 +34,31 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.compressor import GZIP, NONE
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
+from tests.support.dump_backends import OTHER, SQLITE, T0, backend_backup
+from tests.support.stored_backups import store_backup
 from tests.support.testdata import TESTDATA
 
 USERS = (TESTDATA / "mongodump-100.8.0__shop.users.archive").read_bytes()
-T0 = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
-OTHER = "sqlite3-database"
 
 
 def _store(
     store: InMemoryObjectStore, stored: bytes, *, fmt: str, compression: str = NONE,
     encrypted: bool = False, name: str = "shop", at: datetime = T0,
 ) -> str:  # fmt: skip
-    key = archive_key(prefix="backups/", name=name, at=at, compression=compression,
-                      encrypted=encrypted)  # fmt: skip
-    store.put_bytes(key=key, data=stored)
-    store.put_bytes(key=manifest_key(key), data=encode_manifest(Manifest(
-        name=name, key=key, size=len(stored), sha256=hashlib.sha256(stored).hexdigest(),
-        compressed=compression != NONE, encrypted=encrypted, started_at=at,
-        finished_at=at + timedelta(seconds=5), mongodump_version="sqlite 3.45",
-        tool_version="0.1.0", source=SourceInfo(hosts=()), namespaces={"t": 1},
-        compression=Compression(algorithm=compression), format=fmt,
+    return store_backup(
+        store,
+        name,
+        at,
+        stored,
+        compression=compression,
+        encrypted=encrypted,
+        fmt=fmt,
+        encrypted_key=encrypted,
+        mongodump_version="sqlite 3.45",
+        source=SourceInfo(hosts=()),
+        namespaces={"t": 1},
         recipients=("age1x",) if encrypted else (),
-    )))  # fmt: skip
-    return key
+    )
 
 
 def _verifier(store: InMemoryObjectStore, cipher: AgeCipher | None = None) -> VerifyBackup:
@@ -85,7 +82,7 @@ def test_verify_of_an_encrypted_other_format_backup_needs_an_identity() -> None:
     """A mongodump backup that is encrypted fails verify without an identity (nobody could
     restore it); one of another format was called verified."""
     store = InMemoryObjectStore()
-    ciphertext, _ = _encrypt(b"SQLite format 3\x00" + bytes(4096))
+    ciphertext, _ = _encrypt(SQLITE)
     key = _store(store, ciphertext, fmt=OTHER, encrypted=True)
 
     with pytest.raises(VerificationFailedError, match="no identity"):
@@ -94,7 +91,7 @@ def test_verify_of_an_encrypted_other_format_backup_needs_an_identity() -> None:
 
 def test_verify_of_an_other_format_backup_fails_with_the_wrong_identity() -> None:
     store = InMemoryObjectStore()
-    ciphertext, _ = _encrypt(b"SQLite format 3\x00" + bytes(4096))
+    ciphertext, _ = _encrypt(SQLITE)
     key = _store(store, ciphertext, fmt=OTHER, encrypted=True)
     stranger = x25519.Identity.generate()
     wrong = AgeCipher(recipients=[], identities=[str(stranger)])
@@ -116,7 +113,7 @@ def test_verify_of_an_other_format_backup_fails_when_it_does_not_decompress() ->
 
 def test_verify_of_an_intact_encrypted_gzipped_other_format_backup_passes() -> None:
     store = InMemoryObjectStore()
-    ciphertext, identity = _encrypt(gzip.compress(b"SQLite format 3\x00" + bytes(4096)))
+    ciphertext, identity = _encrypt(gzip.compress(SQLITE))
     key = _store(store, ciphertext, fmt=OTHER, compression=GZIP, encrypted=True)
     cipher = AgeCipher(recipients=[], identities=[identity])
 
@@ -149,7 +146,7 @@ def test_restore_refuses_a_backup_of_another_format_than_its_restorer_reads() ->
     """A SQLite backup handed to mongorestore (or a mongodump archive to a plugin's restorer,
     which may write it over the target) is refused before the restorer starts."""
     store = InMemoryObjectStore()
-    key = _store(store, b"SQLite format 3\x00" + bytes(4096), fmt=OTHER)
+    key = _store(store, SQLITE, fmt=OTHER)
     use_case, restorer = _restore_use_case(store, MONGODUMP_ARCHIVE)
 
     with pytest.raises(BackupNimbusError, match=OTHER) as refused:
@@ -172,7 +169,7 @@ def test_restore_of_a_plugin_format_refuses_a_mongodump_archive() -> None:
 
 def test_restore_of_a_matching_format_still_restores() -> None:
     store = InMemoryObjectStore()
-    data = b"SQLite format 3\x00" + bytes(4096)
+    data = SQLITE
     key = _store(store, data, fmt=OTHER)
     use_case, restorer = _restore_use_case(store, OTHER)
 
@@ -196,19 +193,8 @@ def test_a_backend_reporting_bad_counts_never_leaves_an_unreadable_manifest(
     """A backup stored with a manifest that cannot be read is a backup nobody can verify or
     restore, which list shows as unreadable: the run fails instead, and stores nothing."""
     store = InMemoryObjectStore()
-    dumps = FakeDumpRunner(data=b"SQLite format 3\x00" + bytes(4096), counts=reported)  # type: ignore[arg-type]
-    use_case = RunBackup(
-        dumps=dumps,
-        store=store,
-        clock=FakeClock(T0),
-        settings=BackupSettings(
-            prefix="backups/",
-            source=SourceInfo(hosts=()),
-            tool_version="0.1.0",
-            archive_format=OTHER,
-        ),
-        compressor=FastCompressor(),
-    )
+    dumps = FakeDumpRunner(data=SQLITE, counts=reported)  # type: ignore[arg-type]
+    use_case = backend_backup(dumps=dumps, store=store)
 
     with pytest.raises(DumpFailedError, match="document count") as failed:
         use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
@@ -242,25 +228,14 @@ class _BrokenCountsRunner:
 
     @contextlib.contextmanager
     def open_dump(self, *, stop: object) -> Iterator[_BrokenCounts]:
-        yield _BrokenCounts(b"SQLite format 3\x00" + bytes(4096))
+        yield _BrokenCounts(SQLITE)
 
 
 def test_a_backend_failing_after_its_stream_leaves_no_archive_behind() -> None:
     """An archive without its manifest is a backup nobody can vouch for: a run that fails after
     the upload must delete it, as it does when the manifest cannot be written."""
     store = InMemoryObjectStore()
-    use_case = RunBackup(
-        dumps=_BrokenCountsRunner(),
-        store=store,
-        clock=FakeClock(T0),
-        settings=BackupSettings(
-            prefix="backups/",
-            source=SourceInfo(hosts=()),
-            tool_version="0.1.0",
-            archive_format=OTHER,
-        ),
-        compressor=FastCompressor(),
-    )
+    use_case = backend_backup(dumps=_BrokenCountsRunner(), store=store)
 
     with pytest.raises(DumpFailedError, match="RuntimeError"):
         use_case.run(request=BackupRequest(name="shop", compression=Compression(NONE)))
@@ -305,18 +280,7 @@ def test_a_backend_read_failing_mid_stream_is_a_dump_failure_not_the_stores(
     """The dump's own error is not worded as the store's ("Cannot write ..."): the user would look
     at the wrong side. Its text (a plugin's, which may hold anything) is not repeated."""
     root = tmp_path / "store"
-    use_case = RunBackup(
-        dumps=_FailingReadRunner(),
-        store=LocalDirectoryStore(root=root),
-        clock=FakeClock(T0),
-        settings=BackupSettings(
-            prefix="backups/",
-            source=SourceInfo(hosts=()),
-            tool_version="0.1.0",
-            archive_format=OTHER,
-        ),
-        compressor=FastCompressor(),
-    )
+    use_case = backend_backup(dumps=_FailingReadRunner(), store=LocalDirectoryStore(root=root))
 
     with pytest.raises(DumpFailedError) as failed:
         use_case.run(request=BackupRequest(name="shop"))

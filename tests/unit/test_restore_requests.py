@@ -18,10 +18,7 @@ from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.local_files import FileSystemFiles
 from backupnimbus.adapters.memory import InMemoryFiles, InMemoryObjectStore, RecordingRestorer
 from backupnimbus.domain.archive_formats import ArchiveFormats
-from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.list_backups import ListBackups
-from backupnimbus.domain.manifest_codec import encode_manifest
-from backupnimbus.domain.models import Compression, Manifest, SourceInfo
 from backupnimbus.domain.restore_backup import (
     RestoreBackup,
     RestoreFromFile,
@@ -37,8 +34,9 @@ from backupnimbus.errors import (
 )
 from backupnimbus.ports.archive_restorer import NamespaceRename, RestoreOptions
 from backupnimbus.ports.cipher import ArchiveCipher
-from backupnimbus.ports.compressor import GZIP, NONE
+from backupnimbus.ports.compressor import GZIP
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
+from tests.support.stored_backups import store_backup
 from tests.support.testdata import TESTDATA
 
 USERS = (TESTDATA / "mongodump-100.8.0__shop.users.archive").read_bytes()
@@ -52,24 +50,6 @@ SQLITE_ACTIVE = ArchiveFormats(
 MONGODUMP_ACTIVE = ArchiveFormats(
     active=MONGODUMP_ARCHIVE, backends={MONGODUMP_ARCHIVE: "mongodump", SQLITE: "sqlite"}
 )
-
-
-def _store_backup(
-    store: InMemoryObjectStore, name: str, at: datetime, data: bytes, *,
-    compression: str = NONE, encrypted: bool = False, manifest: bool = True,
-    fmt: str = MONGODUMP_ARCHIVE,
-) -> str:  # fmt: skip
-    key = archive_key(prefix="backups/", name=name, at=at, compression=compression)
-    store.put_bytes(key=key, data=data)
-    if manifest:
-        store.put_bytes(key=manifest_key(key), data=encode_manifest(Manifest(
-            name=name, key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-            compressed=compression != NONE, encrypted=encrypted, started_at=at,
-            finished_at=at + timedelta(seconds=5), mongodump_version="100.8.0",
-            tool_version="0.1.0", source=SourceInfo(hosts=("db:27017",)),
-            compression=Compression(algorithm=compression), format=fmt,
-        )))  # fmt: skip
-    return key
 
 
 def _use_case(
@@ -104,8 +84,8 @@ def _encrypted(data: bytes) -> tuple[bytes, AgeCipher]:
 
 def test_a_key_restores_the_backup_at_that_key_not_the_newest() -> None:
     store = InMemoryObjectStore()
-    older = _store_backup(store, "shop", T0, USERS)
-    _store_backup(store, "shop", T0 + timedelta(days=1), MULTI_DB)
+    older = store_backup(store, "shop", T0, USERS)
+    store_backup(store, "shop", T0 + timedelta(days=1), MULTI_DB)
     use_case, restorer = _use_case(store)
 
     result = use_case.run(request=RestoreFromKey(key=older))
@@ -126,13 +106,13 @@ def test_a_key_with_nothing_stored_there_is_not_found() -> None:
 
 def test_latest_restores_the_newest_complete_backup_of_its_set_or_of_all() -> None:
     store = InMemoryObjectStore()
-    _store_backup(store, "shop", T0, MULTI_DB)
-    newest_shop = _store_backup(
+    store_backup(store, "shop", T0, MULTI_DB)
+    newest_shop = store_backup(
         store, "shop", T0 + timedelta(days=1), gzip.compress(USERS), compression=GZIP
     )
     # Newer, but unfinished (no manifest): never the latest.
-    _store_backup(store, "shop", T0 + timedelta(days=2), b"half an upload", manifest=False)
-    newest_overall = _store_backup(store, "billing", T0 + timedelta(days=1, hours=1), MULTI_DB)
+    store_backup(store, "shop", T0 + timedelta(days=2), b"half an upload", manifest=False)
+    newest_overall = store_backup(store, "billing", T0 + timedelta(days=1, hours=1), MULTI_DB)
     use_case, restorer = _use_case(store)
 
     of_shop = use_case.run(request=RestoreLatest(name="shop"))
@@ -148,7 +128,7 @@ def test_latest_restores_the_newest_complete_backup_of_its_set_or_of_all() -> No
 
 def test_latest_of_a_set_without_complete_backups_is_not_found() -> None:
     store = InMemoryObjectStore()
-    _store_backup(store, "shop", T0, USERS)
+    store_backup(store, "shop", T0, USERS)
     use_case, restorer = _use_case(store)
 
     with pytest.raises(BackupNotFoundError):
@@ -268,7 +248,7 @@ def test_a_file_that_cannot_be_opened_is_a_usage_error_naming_it(tmp_path: Path)
 
 def test_a_manifest_saying_encrypted_beside_plain_bytes_is_refused_before_the_restorer() -> None:
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, MULTI_DB, encrypted=True)
+    key = store_backup(store, "shop", T0, MULTI_DB, encrypted=True)
     use_case, restorer = _use_case(store)
 
     with pytest.raises(VerificationFailedError) as caught:
@@ -284,7 +264,7 @@ def test_a_manifest_saying_encrypted_beside_plain_bytes_is_refused_before_the_re
 def test_age_bytes_beside_a_manifest_saying_plain_are_refused_before_the_restorer() -> None:
     ciphertext, cipher = _encrypted(MULTI_DB)
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, ciphertext, encrypted=False)
+    key = store_backup(store, "shop", T0, ciphertext, encrypted=False)
     use_case, restorer = _use_case(store, cipher=cipher)
 
     with pytest.raises(VerificationFailedError) as caught:
@@ -333,7 +313,7 @@ def test_an_oplog_replay_with_includes_and_a_rename_names_both_problems_at_once(
 @pytest.mark.parametrize("kind", ["key", "latest", "file"])
 def test_includes_and_a_rename_reach_the_restorer_as_given(kind: str) -> None:
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, USERS)
+    key = store_backup(store, "shop", T0, USERS)
     files = InMemoryFiles({PATH: USERS})
     use_case, restorer = _use_case(store, files)
     options = RestoreOptions(
@@ -356,7 +336,7 @@ def test_includes_and_a_rename_reach_the_restorer_as_given(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["key", "latest"])
 def test_a_backup_of_another_format_is_refused_before_the_restorer_starts(kind: str) -> None:
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, b"SQLite format 3\x00 pages", fmt=SQLITE)
+    key = store_backup(store, "shop", T0, b"SQLite format 3\x00 pages", fmt=SQLITE)
     use_case, restorer = _use_case(store, formats=MONGODUMP_ACTIVE)
     request: RestoreRequest = (
         RestoreFromKey(key=key) if kind == "key" else RestoreLatest(name="shop")
@@ -376,7 +356,7 @@ def test_a_backup_of_another_format_is_refused_before_the_restorer_starts(kind: 
 
 def test_a_mongodump_backup_while_a_plugin_backend_is_active_names_mongodump_as_the_fix() -> None:
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, USERS)
+    key = store_backup(store, "shop", T0, USERS)
     use_case, restorer = _use_case(store, formats=SQLITE_ACTIVE)
 
     with pytest.raises(ConfigInvalidError) as caught:
@@ -391,7 +371,7 @@ def test_a_mongodump_backup_while_a_plugin_backend_is_active_names_mongodump_as_
 
 def test_a_backup_whose_format_no_installed_backend_restores_says_to_install_its_plugin() -> None:
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, b"PGDMP custom", fmt="postgres-custom")
+    key = store_backup(store, "shop", T0, b"PGDMP custom", fmt="postgres-custom")
     use_case, restorer = _use_case(store, formats=MONGODUMP_ACTIVE)
 
     with pytest.raises(ConfigInvalidError) as caught:

@@ -14,10 +14,7 @@ import pytest
 from backupnimbus.adapters.compression import FastCompressor
 from backupnimbus.adapters.memory import InMemoryFiles, InMemoryObjectStore
 from backupnimbus.domain.archive_formats import ArchiveFormats
-from backupnimbus.domain.keys import archive_key, manifest_key
 from backupnimbus.domain.list_backups import ListBackups
-from backupnimbus.domain.manifest_codec import encode_manifest
-from backupnimbus.domain.models import Compression, Manifest, SourceInfo
 from backupnimbus.domain.verify_backup import (
     VerificationReport,
     VerifiedFile,
@@ -31,8 +28,9 @@ from backupnimbus.errors import (
     UsageInvalidError,
     VerificationFailedError,
 )
-from backupnimbus.ports.compressor import GZIP, NONE
+from backupnimbus.ports.compressor import GZIP
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
+from tests.support.stored_backups import store_backup
 from tests.support.testdata import TESTDATA
 
 USERS = (TESTDATA / "mongodump-100.8.0__shop.users.archive").read_bytes()
@@ -43,23 +41,6 @@ SQLITE = "sqlite3-database"
 SQLITE_FORMATS = ArchiveFormats(
     active=SQLITE, backends={MONGODUMP_ARCHIVE: "mongodump", SQLITE: "sqlite"}
 )
-
-
-def _store_backup(
-    store: InMemoryObjectStore, name: str, at: datetime, data: bytes, *,
-    compression: str = NONE, manifest: bool = True,
-) -> str:  # fmt: skip
-    key = archive_key(prefix="backups/", name=name, at=at, compression=compression)
-    store.put_bytes(key=key, data=data)
-    if manifest:
-        store.put_bytes(key=manifest_key(key), data=encode_manifest(Manifest(
-            name=name, key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-            compressed=compression != NONE, encrypted=False, started_at=at,
-            finished_at=at + timedelta(seconds=5), mongodump_version="100.8.0",
-            tool_version="0.1.0", source=SourceInfo(hosts=("db:27017",)),
-            compression=Compression(algorithm=compression),
-        )))  # fmt: skip
-    return key
 
 
 def _use_case(
@@ -90,8 +71,8 @@ def _sqlite_database(tmp_path: Path) -> bytes:
 
 def test_a_key_checks_the_backup_at_that_key_not_the_newest() -> None:
     store = InMemoryObjectStore()
-    older = _store_backup(store, "shop", T0, USERS)
-    _store_backup(store, "shop", T0 + timedelta(days=1), MULTI_DB)
+    older = store_backup(store, "shop", T0, USERS)
+    store_backup(store, "shop", T0 + timedelta(days=1), MULTI_DB)
 
     report = _use_case(store).run(request=VerifyFromKey(key=older))
 
@@ -102,7 +83,7 @@ def test_a_key_checks_the_backup_at_that_key_not_the_newest() -> None:
 
 def test_a_key_of_another_set_than_the_one_named_is_refused() -> None:
     store = InMemoryObjectStore()
-    key = _store_backup(store, "shop", T0, USERS)
+    key = store_backup(store, "shop", T0, USERS)
 
     with pytest.raises(VerificationFailedError, match="one of set 'shop', not of set 'billing'"):
         _use_case(store).run(request=VerifyFromKey(key=key, name="billing"))
@@ -110,13 +91,13 @@ def test_a_key_of_another_set_than_the_one_named_is_refused() -> None:
 
 def test_latest_checks_the_newest_complete_backup_of_its_set_or_of_all() -> None:
     store = InMemoryObjectStore()
-    _store_backup(store, "shop", T0, MULTI_DB)
-    newest_shop = _store_backup(
+    store_backup(store, "shop", T0, MULTI_DB)
+    newest_shop = store_backup(
         store, "shop", T0 + timedelta(days=1), gzip.compress(USERS), compression=GZIP
     )
     # Newer, but unfinished (no manifest): never the latest.
-    _store_backup(store, "shop", T0 + timedelta(days=2), b"half an upload", manifest=False)
-    newest_of_all = _store_backup(store, "billing", T0 + timedelta(days=3), MULTI_DB)
+    store_backup(store, "shop", T0 + timedelta(days=2), b"half an upload", manifest=False)
+    newest_of_all = store_backup(store, "billing", T0 + timedelta(days=3), MULTI_DB)
     use_case = _use_case(store)
 
     of_shop = use_case.run(request=VerifyLatest(name="shop"))
@@ -128,7 +109,7 @@ def test_latest_checks_the_newest_complete_backup_of_its_set_or_of_all() -> None
 
 def test_latest_of_a_set_without_complete_backups_is_not_found() -> None:
     store = InMemoryObjectStore()
-    _store_backup(store, "shop", T0, USERS)
+    store_backup(store, "shop", T0, USERS)
 
     with pytest.raises(BackupNotFoundError):
         _use_case(store).run(request=VerifyLatest(name="billing"))
