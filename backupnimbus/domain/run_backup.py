@@ -139,13 +139,13 @@ class RunBackup:
                     )
                     uploaded = True
                     warnings = _warnings(_reported(dump.warnings, "warnings", archive_format=fmt))
-                    # Another format is not walked: its backend says what it holds.
-                    summary = walked.summary if isinstance(walked, WalkedStream) else None
-                    reported = (
-                        {}
-                        if summary is not None
-                        else _counts(_reported(dump.namespaces, "namespaces", archive_format=fmt))
-                    )
+                    if isinstance(walked, WalkedStream):
+                        namespaces, oplog = walked.summary.counts, walked.summary.oplog
+                    else:  # another format is not walked: its backend says what it holds
+                        namespaces, oplog = (
+                            _counts(_reported(dump.namespaces, "namespaces", archive_format=fmt)),
+                            None,
+                        )
             except BaseException as failure:
                 # A dump that fails once its stream ended (a backend's own bug, its cleanup)
                 # must not leave an archive no manifest vouches for.
@@ -166,17 +166,15 @@ class RunBackup:
             mongodump_version=dump_version,
             tool_version=self.settings.tool_version,
             source=self.settings.source,
-            namespaces=summary.counts if summary is not None else reported,
+            namespaces=namespaces,
             recipients=self.cipher.recipients,
             server_side_encryption=self.settings.server_side_encryption,
             status=PARTIAL if warnings else COMPLETE,
             warnings=warnings,
             object_lock=lock,
-            oplog=summary.oplog if summary is not None else None,
-            consistent_at=summary.oplog.consistent_at
-            if summary is not None and summary.oplog
-            else None,
-            format=self.settings.archive_format,
+            oplog=oplog,
+            consistent_at=oplog.consistent_at if oplog else None,
+            format=fmt,
         )
         manifest_at = manifest_key(key)
         try:
