@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
+from backupnimbus.conversion import iso_time
 from backupnimbus.errors import BackupNimbusError, DeadlineExceededError
 from backupnimbus.ports.clock import Clock
 from backupnimbus.ports.object_store import Readable
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def out_of_time(*, key: str, deadline: datetime, bytes_read: int) -> DeadlineExceededError:
-    at = deadline.isoformat().replace("+00:00", "Z")
+    at = iso_time(deadline)
     return DeadlineExceededError(
         f"Out of time: the backup was stopped at its deadline ({at}) before its archive was "
         "complete; nothing was stored",

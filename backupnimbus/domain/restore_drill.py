@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, cast
 
 import attrs
 
+from backupnimbus.conversion import iso_time
 from backupnimbus.domain.archive import PreludeEntry
 from backupnimbus.domain.bson_elements import element_value
 from backupnimbus.domain.drill_sample import DocumentSample, SampledDocument, SamplingRestorer
@@ -458,7 +459,7 @@ def _seconds(delta: timedelta) -> float:
 
 
 def _out_of_time(key: str, deadline: datetime, phase: str) -> DeadlineExceededError:
-    at = deadline.isoformat().replace("+00:00", "Z")
+    at = iso_time(deadline)
     return DeadlineExceededError(
         f"Out of time: the restore drill of {key} was stopped at its deadline ({at}) while "
         f"{phase}; its scratch databases were dropped",
