@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         VerifiedFile,
     )
     from backupnimbus.entrypoints.config import Config
+    from backupnimbus.entrypoints.plugins import Plugin
 
 _CONVERTER = make_converter()
 _D = TypeVar("_D")
@@ -617,3 +618,63 @@ def restore_document(result: RestoreResult) -> dict[str, Any]:
             oplog=_oplog(result.oplog),
         )
     )
+
+
+# -- plugins -----------------------------------------------------------------------------------
+
+
+@_document
+@attrs.frozen(kw_only=True)
+class _DumpBackend:
+    name: str
+    format: str
+    restores: bool
+
+
+@_document
+@attrs.frozen(kw_only=True)
+class _Plugin:
+    name: str
+    entry_point: str
+    distribution: str | None
+    version: str | None
+    storage_backends: Sequence[str]
+    mailer_backends: Sequence[str]
+    dump_backends: Sequence[_DumpBackend]
+    replaces: Sequence[str]
+    hooks: Sequence[str]
+
+
+@_document
+@attrs.frozen(kw_only=True)
+class _Plugins:
+    plugins: Sequence[_Plugin]
+    builtin: Mapping[str, Sequence[str]]
+
+
+def plugins_document(
+    installed: Sequence[Plugin], *, builtin: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """The installed plugins and what each registered, beside what is built in."""
+    return _unstructured(_Plugins(
+        plugins=[
+            _Plugin(
+                name=plugin.name,
+                entry_point=plugin.value,
+                distribution=plugin.distribution,
+                version=plugin.version,
+                storage_backends=list(plugin.storage_backends),
+                mailer_backends=list(plugin.mailer_backends),
+                dump_backends=[
+                    _DumpBackend(name=backend.name, format=backend.archive_format,
+                                 restores=backend.restorer is not None)
+                    for backend in plugin.dump_backends
+                ],
+                replaces=list(plugin.replaces),
+                hooks=[hook for hook in ("initialize", "close")
+                       if getattr(plugin, hook) is not None],
+            )
+            for plugin in installed
+        ],
+        builtin=builtin,
+    ))  # fmt: skip

@@ -61,10 +61,6 @@ class DumpBackend:
     restorer: BackendFactory | None = None
     """Takes the Config, returns an ArchiveRestorer; None: backups are not restored by it."""
 
-    def document(self) -> dict[str, Any]:
-        return {"name": self.name, "format": self.archive_format,
-                "restores": self.restorer is not None}  # fmt: skip
-
 
 @attrs.define
 class PluginRegistry:
@@ -124,19 +120,6 @@ class Plugin:
     dump_backends: tuple[DumpBackend, ...] = ()
     initialize: Callable[[Any], Any] | None = attrs.field(default=None, repr=False)
     close: Callable[[], Any] | None = attrs.field(default=None, repr=False)
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "entry_point": self.value,
-            "distribution": self.distribution,
-            "version": self.version,
-            "storage_backends": list(self.storage_backends),
-            "mailer_backends": list(self.mailer_backends),
-            "dump_backends": [backend.document() for backend in self.dump_backends],
-            "replaces": list(self.replaces),
-            "hooks": [hook for hook in ("initialize", "close") if getattr(self, hook) is not None],
-        }
 
 
 def load_plugins(registry: PluginRegistry) -> tuple[Plugin, ...]:

@@ -24,11 +24,11 @@ def register(commands: Any) -> None:
 
 
 def plugins(args: argparse.Namespace, session: Session) -> dict[str, Any]:
+    from backupnimbus.entrypoints.documents import plugins_document
     from backupnimbus.entrypoints.plugins import PluginRegistry, load_plugins
 
     # Registering only records factories; nothing is built, so no configuration is needed.
-    installed = load_plugins(PluginRegistry())
-    return {"plugins": [plugin.document() for plugin in installed], "builtin": BUILTIN}
+    return plugins_document(load_plugins(PluginRegistry()), builtin=BUILTIN)
 
 
 def render(document: dict[str, Any]) -> str:
