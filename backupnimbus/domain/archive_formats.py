@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from backupnimbus.errors import ConfigInvalidError
+from backupnimbus.errors import ConfigInvalidError, UsageInvalidError
 from backupnimbus.ports.dump_runner import MONGODUMP_ARCHIVE
 
 MONGODUMP = "mongodump"
@@ -50,4 +50,15 @@ class ArchiveFormats:
             [f"{key} is a {archive_format} backup, but the configured dump backend "
              f"({self.active_backend}) restores {self.active} archives: "
              f"{self.setting_for(archive_format)} to restore it"]
+        )  # fmt: skip
+
+    def local_file_refused(self, path: str, *, command: str, why: str) -> UsageInvalidError:
+        """The error for a local file given to `command` (verify, restore) while the configured
+        backend writes another format: a local file is only ever checked as a mongodump
+        archive, by its own structure and CRCs; another format only a manifest vouches for."""
+        return UsageInvalidError(
+            [f"--file {path}: {why}. The configured dump backend (DUMP_BACKEND="
+             f"{self.active_backend}) writes {self.active} backups, which have no structure to "
+             "walk: only their manifest's size and sha256 vouch for them, and a local file has "
+             f"no manifest. Use the stored backup instead: {command} KEY or --latest"]
         )  # fmt: skip

@@ -203,12 +203,9 @@ class RestoreBackup:
         CRCs vouch for; another backend's restorer reads a format only a manifest vouches for."""
         if self.formats.active == MONGODUMP_ARCHIVE:
             return
-        raise UsageInvalidError(
-            [f"--file {path}: a local file is restored only as a mongodump archive, checked "
-             "whole first by its structure and CRCs, but the configured dump backend "
-             f"(DUMP_BACKEND={self.formats.active_backend}) restores {self.formats.active} "
-             "backups, which only their manifest's size and sha256 vouch for, and a local file "
-             "has no manifest. Restore the stored backup instead: restore KEY or --latest"]
+        raise self.formats.local_file_refused(
+            path, command="restore",
+            why="a local file is restored only as a mongodump archive, checked whole first",
         )  # fmt: skip
 
     def _check_file(self, path: str) -> str:

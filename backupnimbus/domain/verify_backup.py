@@ -212,14 +212,9 @@ class VerifyBackup:
                 other = self.formats.active != MONGODUMP_ARCHIVE
                 if not other or failure.details.get("reason") != NOT_MONGODUMP:
                     raise
-                formats = self.formats
-                raise UsageInvalidError(
-                    [f"--file {path}: not a mongodump archive, the one format a local file is "
-                     f"checked as. The configured dump backend (DUMP_BACKEND="
-                     f"{formats.active_backend}) writes {formats.active} backups, which have no "
-                     "structure to walk: only their manifest's size and sha256 vouch for them, "
-                     "and a local file has no manifest. Check the stored backup instead: verify "
-                     "KEY or --latest"]
+                raise self.formats.local_file_refused(
+                    path, command="verify",
+                    why="not a mongodump archive, the one format a local file is checked as",
                 ) from None  # fmt: skip
         return VerifiedFile(file=path, checked=checked)
 
