@@ -39,6 +39,12 @@ _UINT64 = 0xFFFF_FFFF_FFFF_FFFF
 _I32 = struct.Struct("<i")
 
 
+def age_encrypted(head: bytes) -> bool:
+    """Whether bytes starting with `head` (at least `len(AGE_MAGIC)` of them, unless the data
+    is shorter) are an age file, by its header."""
+    return head.startswith(AGE_MAGIC)
+
+
 DocumentVisitor = Callable[[str, memoryview, int], None]
 """Called with a namespace, a run of its whole BSON documents back to back, and how many."""
 

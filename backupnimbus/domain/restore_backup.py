@@ -16,7 +16,7 @@ from typing import TypeAlias, assert_never
 
 import attrs
 
-from backupnimbus.domain.archive import AGE_MAGIC
+from backupnimbus.domain.archive import AGE_MAGIC, age_encrypted
 from backupnimbus.domain.archive_formats import ArchiveFormats
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest
@@ -307,12 +307,6 @@ class RestoreBackup:
         if encrypted:
             return self.cipher.decrypting(reader, label=label)
         return contextlib.nullcontext(reader)
-
-
-def age_encrypted(head: bytes) -> bool:
-    """Whether bytes starting with `head` (at least `len(AGE_MAGIC)` of them, unless the data
-    is shorter) are an age file, by its header."""
-    return head.startswith(AGE_MAGIC)
 
 
 def _refuse_encryption_mismatch(reader: _VerifyingReader, *, key: str, manifest: Manifest) -> None:

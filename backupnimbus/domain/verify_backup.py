@@ -6,7 +6,13 @@ from typing import Any, TypeAlias, assert_never, overload
 
 import attrs
 
-from backupnimbus.domain.archive import AGE_MAGIC, MAGIC, ArchiveSummary, read_archive
+from backupnimbus.domain.archive import (
+    AGE_MAGIC,
+    MAGIC,
+    ArchiveSummary,
+    age_encrypted,
+    read_archive,
+)
 from backupnimbus.domain.archive_formats import ArchiveFormats
 from backupnimbus.domain.list_backups import ListBackups, latest_complete
 from backupnimbus.domain.models import Manifest
@@ -90,7 +96,7 @@ def check_stream(
     """
     digesting = DigestingReader(stream)
     head = _read_up_to(digesting, len(AGE_MAGIC))
-    encrypted = head == AGE_MAGIC
+    encrypted = age_encrypted(head)
     # Shorter than any magic number: the walk calls it truncated, which it may well be.
     if not encrypted and len(head) >= len(MAGIC) and sniff_compression(head) is None:
         raise not_mongodump(label, first_bytes=head[:8].hex())
