@@ -8,11 +8,12 @@ import contextvars
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from backupnimbus import __version__
 from backupnimbus.entrypoints.bootstrap import Session
@@ -72,11 +73,19 @@ def _run(
         )
         return fail(wrapped, as_json=as_json, redactor=session.redactor)
     document = session.redactor.redact_document(document)
-    if as_json:
-        print(json.dumps(document, sort_keys=True))
-    else:
-        print(args.render(document))
+    _emit(json.dumps(document, sort_keys=True) if as_json else args.render(document))
     return int(document.get("exit_code", 0))
+
+
+def _emit(text: str, *, file: TextIO | None = None) -> None:
+    """Prints `text`. A reader that went away (`| head`) has what it wanted: the command's
+    outcome and exit code stand, and no traceback is printed for the closed pipe."""
+    stream = file or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        # Python would try again to flush at exit and complain; the stream points nowhere now.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 @contextlib.contextmanager
@@ -111,11 +120,11 @@ def fail(error: BackupNimbusError, *, as_json: bool, redactor: Redactor | None =
     `redactor`: the command's, once its configuration is loaded; else URI passwords only."""
     document = (redactor or Redactor()).redact_document(error.to_document())
     if as_json:
-        print(json.dumps(document, sort_keys=True))
+        _emit(json.dumps(document, sort_keys=True))
     elif sys.stderr.isatty():
-        print(error_text(document["error"]), file=sys.stderr)
+        _emit(error_text(document["error"]), file=sys.stderr)
     else:
-        print(json.dumps(document, sort_keys=True), file=sys.stderr)
+        _emit(json.dumps(document, sort_keys=True), file=sys.stderr)
     return error.exit_code
 
 

@@ -4,12 +4,15 @@ exactly one JSON document and nothing else; without it, the usage and the error 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.cli import run_cli
+from tests.support.cli import REPO, run_cli
+from tests.support.servers import venv_script
 
 # One command line per command and kind of mistake: an option nobody defined, an option without
 # its value, a value its type refuses.
@@ -119,3 +122,20 @@ def test_a_restore_with_no_target_and_contradicting_flags_names_every_problem_at
     assert "no restore target" in problems
     assert "--oplog-replay" in problems, problems
     assert "--ns-include" in problems, problems
+
+
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_a_reader_that_stops_early_gets_no_traceback(flags: list[str]) -> None:
+    # `backupnimbus plugins | head -0`: the pipe is closed before the command prints.
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [venv_script("backupnimbus"), "plugins", *flags], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=60)
+
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert b"BrokenPipeError" not in stderr, stderr.decode()
+    assert process.returncode == 0, stderr.decode()
