@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backupnimbus.adapters.tool_config import private_config, start_tool
+from backupnimbus.adapters.tool_config import kill_tool, private_config, start_tool
 from backupnimbus.errors import StorageFailedError
 from backupnimbus.ports.dump_runner import DumpRunner
 from backupnimbus.ports.object_store import ObjectStore
@@ -182,7 +182,7 @@ class MongoConnectionCheck:
                 _, stderr = process.communicate(timeout=self._timeout_s)
             except subprocess.TimeoutExpired:
                 # mongodump waits out SIGTERM while it is still trying to connect.
-                process.kill()
+                kill_tool(process)
                 process.communicate()
                 raise DumpFailedError(
                     f"could not connect to {self._hosts} within {self._timeout_s:.0f} s"

@@ -17,7 +17,7 @@ from typing import IO
 
 from backupnimbus.adapters.replica_set import ReplicaSetProbeError, replica_set_name
 from backupnimbus.adapters.retrying import RetryPolicy
-from backupnimbus.adapters.tool_config import private_config, start_tool, tool_environment
+from backupnimbus.adapters.tool_config import kill_tool, private_config, run_tool, start_tool
 from backupnimbus.errors import ConfigInvalidError, DumpFailedError
 from backupnimbus.redaction import Redactor
 from backupnimbus.stop_signal import StopSignal
@@ -30,6 +30,7 @@ _STDERR_TAIL_LINES = 40
 _REJECTED = re.compile(r"error parsing (command line options|uri)|unknown option", re.IGNORECASE)
 _FIRST_READ = 64 * 1024
 _PROBE_TIMEOUT_S = 10.0
+_VERSION_TIMEOUT_S = 30
 # mongodump's words (mongo-tools mongodump/*.go) when it leaves something out and still exits 0:
 # a collection dropped while it ran, a --collection that does not exist; and any line of the
 # error level, which a later version may print for a collection it skips.
@@ -80,12 +81,15 @@ class MongodumpRunner:
 
     def describe_tool(self) -> str:
         try:
-            completed = subprocess.run(
-                [self._executable, "--version"], capture_output=True, text=True, timeout=30,
-                env=tool_environment(),
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            completed = run_tool([self._executable, "--version"], timeout=_VERSION_TIMEOUT_S)
+        except OSError as exc:
             raise self._not_runnable(exc) from exc
+        except subprocess.TimeoutExpired:
+            raise DumpFailedError(
+                f"'{self._executable} --version' gave no answer within {_VERSION_TIMEOUT_S} s: "
+                "check MONGODUMP_PATH names mongodump itself, or a script that runs it",
+                details={"executable": self._executable},
+            ) from None
         first = (completed.stdout or completed.stderr).strip().splitlines()
         if completed.returncode != 0 or not first:
             raise DumpFailedError(
@@ -261,19 +265,17 @@ class MongodumpStream:
     def stop(self) -> None:
         """Kills mongodump from any thread. A blocked `read` then reaches the end of the pipe and
         raises DumpFailedError (killed), so a partial archive never passes for a whole one."""
-        if self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
+        kill_tool(self._process)
 
     def close(self) -> None:
         """Stops mongodump if it still runs, and reaps it. Safe to call more than once."""
         self._unregister()
         if self._process.poll() is None:
-            self._process.terminate()
+            kill_tool(self._process, signal.SIGTERM)
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self._process.kill()
+                kill_tool(self._process)
                 self._process.wait()
         self._stdout.close()
         self._stderr_reader.join(timeout=10)
@@ -314,9 +316,7 @@ class MongodumpStream:
 
 
 def _kill_and_reap(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+    kill_tool(process)
     process.wait()
     for pipe in (process.stdout, process.stderr):
         if pipe is not None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Collection
 from typing import IO
 
-from backupnimbus.adapters.tool_config import private_config, start_tool
+from backupnimbus.adapters.tool_config import kill_tool, private_config, start_tool
 from backupnimbus.domain.archive import PreludeEntry, read_prelude
 from backupnimbus.errors import RestoreFailedError, VerificationFailedError
 from backupnimbus.ports.archive_restorer import RestoreOptions, RestoreReport
@@ -198,7 +198,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     # Killed, not terminated: on SIGTERM mongorestore waits for the rest of its stdin, and
     # that rest must never come (a restore being abandoned must not finish).
     if process.poll() is None:
-        process.kill()
+        kill_tool(process)
         process.wait()
     if process.stdin is not None:
         with contextlib.suppress(BrokenPipeError):

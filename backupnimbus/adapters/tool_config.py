@@ -72,8 +72,35 @@ def start_tool(argv: Sequence[str], config: ToolConfig, **popen: Any) -> subproc
         pass_fds=(config.fd,),
         env=tool_environment(),
         preexec_fn=_die_with_parent(os.getpid()),
+        # Its own process group, so that `kill_tool` also ends what a MONGODUMP_PATH wrapper
+        # script started: such a child holds the tool's stdout open after the script is gone.
+        start_new_session=True,
         **popen,
     )
+
+
+def run_tool(argv: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Runs a tool that needs no configuration (`--version`) to its end, with the minimal
+    environment, in its own process group: on TimeoutExpired, all of it has been killed."""
+    with subprocess.Popen(
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=tool_environment(), start_new_session=True,
+    ) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tool(process)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def kill_tool(process: subprocess.Popen[Any], sig: int = signal.SIGKILL) -> None:
+    """Sends `sig` to a tool started by `start_tool` and to everything in its process group,
+    unless it has already been reaped (its group id might then name another process's)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
 
 
 def _die_with_parent(parent: int) -> Any:

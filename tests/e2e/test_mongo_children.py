@@ -458,3 +458,51 @@ def test_a_wrong_password_is_tried_once_and_fails_with_mongodumps_words(
     assert "authentication failed" in raised.value.message.lower()
     assert "wrong-pw-17" not in raised.value.message
     assert "retrying" not in caplog.text
+
+
+def _sleepers(marker: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_stop_also_ends_what_a_wrapper_started_so_the_dump_is_not_held_open(
+    mongo_tools: Path, tmp_path: Path
+) -> None:
+    # A MONGODUMP_PATH script that does not `exec`: its child holds the dump's stdout open, and
+    # only killing the script would leave the run reading until that child ends.
+    marker = f"40.{os.getpid()}{time.monotonic_ns() % 10**6}"  # unique, and over in 40 s
+    tool = tmp_path / "mongodump"
+    tool.write_text(
+        "#!/bin/sh\n"
+        f'case "$1" in --version) exec "{mongo_tools / "mongodump"}" "$@";; esac\n'
+        f"sleep {marker}\n"
+    )
+    tool.chmod(0o755)
+    stop = StopSignal()
+    runner = MongodumpRunner(executable=str(tool), uri="mongodb://127.0.0.1:1/",
+                             redactor=Redactor(), retry=NO_WAIT)  # fmt: skip
+    started = time.monotonic()
+
+    timer = _set_later(stop, 1.5)
+    with pytest.raises(DeadlineExceededError), runner.open_dump(stop=stop) as dump:
+        _drain(dump)
+    timer.join()
+
+    assert time.monotonic() - started < 15, "the stop must not wait for the wrapper's child"
+    assert _sleepers(f"sleep {marker}") == [], "the wrapper's child must end with the dump"
+
+
+def test_a_version_that_never_answers_is_given_up_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    marker = f"40.{os.getpid()}{time.monotonic_ns() % 10**6}"  # unique, and over in 40 s
+    tool = tmp_path / "mongodump"
+    tool.write_text(f"#!/bin/sh\nsleep {marker}\n")
+    tool.chmod(0o755)
+    runner = MongodumpRunner(executable=str(tool), uri="mongodb://127.0.0.1:1/",
+                             redactor=Redactor(), retry=NO_WAIT)  # fmt: skip
+
+    with pytest.raises(DumpFailedError, match="--version"):
+        runner.describe_tool()
+
+    assert _sleepers(f"sleep {marker}") == [], "the tool's children must not outlive the check"
